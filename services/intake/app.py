@@ -1,0 +1,34 @@
+"""Request intake: every Service Request on `smi.requests` is validated, authorised and
+de-duplicated, then routed to the service that owns it or answered with a rejection.
+A second consumer keeps each routed request's response, so that a replay gets it again."""
+import asyncio
+import logging
+from functools import partial
+
+from services.intake.handlers import Intake, handle_requests, handle_responses
+from shared import db
+from shared.parties import PartyRegistry
+from shared.processor import Processor
+from shared.service import run_processors
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    pool = await db.create_pool(settings.database_url)
+    try:
+        async with pool.acquire() as conn:
+            await db.migrate(conn, ["intake"])
+        intake = Intake(settings, PartyRegistry(pool, settings.party_cache_seconds))
+        common = dict(service="intake", pool=pool, settings=settings, schema="intake")
+        processors = [
+            Processor(group_id="smi-intake", topics=[settings.topics.requests],
+                      handler=partial(handle_requests, intake), **common),
+            Processor(group_id="smi-intake-responses", topics=[settings.topics.responses],
+                      handler=partial(handle_responses, intake), **common),
+        ]
+        log.info("intake consuming %s", settings.topics.requests)
+        await run_processors(processors, stop)
+    finally:
+        await pool.close()

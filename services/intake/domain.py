@@ -1,0 +1,115 @@
+"""Intake's rules: is this a well-formed, served, authorised Service Request? Pure, no I/O.
+
+The checks run in the order a reader would: envelope, RequestID, originator, header, role, body.
+Each failure is one response code (`shared/codes.py`).
+"""
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from shared.duis import errors
+from shared.duis.catalogue import SERVICE_REQUESTS, ServiceRequestSpec
+from shared.duis.codec import Document
+from shared.eui import canonical_eui, is_eui
+from shared.parties import Party
+
+HEADER_FIELDS = ("RequestID", "CommandVariant", "ServiceReference", "ServiceReferenceVariant")
+_COUNTER = re.compile(r"-?[0-9]{1,40}")
+MAX_COUNTER = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class Rejection(Exception):
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RequestId:
+    originator: str
+    target: str
+    counter: int
+
+    @property
+    def canonical(self) -> str:
+        return f"{self.originator}:{self.target}:{self.counter}"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    request_id: RequestId
+    spec: ServiceRequestSpec
+    body: BaseModel
+    party: Party
+
+
+def parse_request_id(value: str, dcc_eui: str) -> RequestId:
+    parts = value.split(":")
+    if len(parts) != 3 or not is_eui(parts[0]) or not is_eui(parts[1]):
+        raise Rejection("E3", f"RequestID {value!r:.80} is not originator:target:counter")
+    if not _COUNTER.fullmatch(parts[2]):
+        raise Rejection("E3", f"RequestID counter {parts[2]!r:.60} is not a decimal number")
+    counter = int(parts[2])
+    if not 0 <= counter <= MAX_COUNTER:
+        raise Rejection("E4", f"RequestID counter {parts[2]:.60} is outside 0..2^64-1")
+    target = canonical_eui(parts[1])
+    if target != canonical_eui(dcc_eui):
+        raise Rejection("E5", f"RequestID target {target} is not the DCC ({dcc_eui})")
+    return RequestId(canonical_eui(parts[0]), target, counter)
+
+
+def check_envelope(document: Document, dcc_eui: str) -> RequestId:
+    if document.envelope_error:
+        raise Rejection("E2", document.envelope_error)
+    return parse_request_id(document.request_id, dcc_eui)
+
+
+def check_originator(party: Party | None, request_id: RequestId) -> Party:
+    if party is None or party.kind != "service_user":
+        raise Rejection("E20", f"originator {request_id.originator} is not a DCC User in the registry")
+    return party
+
+
+def check_header(header: dict) -> ServiceRequestSpec:
+    unknown = sorted(set(header) - set(HEADER_FIELDS))
+    if unknown:
+        raise Rejection("E18", f"Header/{unknown[0]} is not a DUIS request header element")
+    for name in HEADER_FIELDS:
+        if not isinstance(header.get(name), str | int) or header.get(name) in ("", None):
+            raise Rejection("E10", f"Header/{name} is missing")
+    if str(header["CommandVariant"]).strip() != "8":
+        raise Rejection("E6", f"CommandVariant {header['CommandVariant']!r:.20} given; these requests take 8")
+    variant = str(header["ServiceReferenceVariant"]).strip()
+    spec = SERVICE_REQUESTS.get(variant)
+    if spec is None:
+        raise Rejection("E8", f"Service Reference Variant {variant!r:.20} is not served here")
+    if str(header["ServiceReference"]).strip() != spec.reference:
+        raise Rejection("E7", f"ServiceReference {header['ServiceReference']!r:.20} does not match "
+                              f"ServiceReferenceVariant {variant} (expected {spec.reference})")
+    return spec
+
+
+def check_role(party: Party, spec: ServiceRequestSpec) -> None:
+    if not party.roles & spec.roles:
+        raise Rejection("E21", f"roles {', '.join(sorted(party.roles)) or 'none'} may not send "
+                               f"{spec.variant} {spec.name} (needs one of {', '.join(sorted(spec.roles))})")
+
+
+def check_body(body: object, spec: ServiceRequestSpec) -> BaseModel:
+    if not isinstance(body, dict) or list(body) != [spec.element]:
+        given = ", ".join(body) if isinstance(body, dict) else type(body).__name__
+        raise Rejection("E9", f"Body must hold exactly {spec.element} for {spec.variant}; got {given or 'nothing'}")
+    content = body[spec.element]
+    try:
+        return spec.model.model_validate(content if content != "" else {})
+    except ValidationError as error:
+        raise Rejection(*errors.code_for(error, spec.element)) from None
+
+
+def evaluate(document: Document, request_id: RequestId, party: Party | None) -> Accepted:
+    """Everything after the RequestID: originator, header, role, body (raises Rejection)."""
+    party = check_originator(party, request_id)
+    spec = check_header(document.data["Header"])
+    check_role(party, spec)
+    return Accepted(request_id, spec, check_body(document.data.get("Body"), spec), party)

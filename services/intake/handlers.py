@@ -1,0 +1,190 @@
+"""Intake's handlers: a batch of requests in, one response or one routed command out per request.
+
+Rejections before the originator is known (envelope, RequestID) are answered but not recorded,
+so that nobody can spend another party's RequestID. From then on every RequestID is recorded
+with its outcome; a replay gets the recorded response again and causes nothing else.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import asyncpg
+from aiokafka.structs import ConsumerRecord
+
+from services.intake import domain, metrics, store
+from services.intake.domain import Accepted, Rejection
+from shared import kafka, logs
+from shared.duis import codec
+from shared.kafka import Output
+from shared.messages import HandleServiceRequest, ReplyTo
+from shared.parties import PartyRegistry
+from shared.responses import response
+from shared.settings import Settings
+
+SERVICE = "intake"
+
+
+@dataclass
+class Intake:
+    settings: Settings
+    parties: PartyRegistry
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+@dataclass
+class _Taken:
+    """A request whose originator is known: recorded, then answered or routed."""
+    index: int
+    row: store.NewRequest
+    output: Output
+
+
+async def handle_requests(intake: Intake, conn: asyncpg.Connection,
+                          records: list[ConsumerRecord]) -> list[list[Output]]:
+    outputs: list[list[Output]] = [[] for _ in records]
+    taken: list[_Taken] = []
+    for index, record in enumerate(records):
+        result = await _triage(intake, record)
+        if isinstance(result, _Taken):
+            result.index = index
+            taken.append(result)
+        else:
+            outputs[index] = [result]
+    await _record(conn, taken, outputs)
+    return outputs
+
+
+async def _triage(intake: Intake, record: ConsumerRecord) -> Output | _Taken:
+    settings, raw = intake.settings, record.value or b""
+    content_type = kafka.header(record, "content-type")
+    if len(raw) > settings.max_request_bytes:
+        return _too_large(intake, record, raw, content_type)
+    try:
+        document = codec.decode(raw, content_type)
+    except codec.Undecodable as error:
+        metrics.outcome("unknown", "dead_letter")
+        return kafka.dead_letter(settings, record, str(error), SERVICE)
+    token = logs.request_id.set(document.request_id)
+    try:
+        return await _check(intake, record, document)
+    finally:
+        logs.request_id.reset(token)
+
+
+async def _check(intake: Intake, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
+    settings = intake.settings
+    variant = str(document.data["Header"].get("ServiceReferenceVariant", "unknown"))[:12]
+    try:
+        request_id = domain.check_envelope(document, settings.dcc_eui)
+    except Rejection as rejection:
+        return _answer(intake, document, None, rejection, variant)
+    reply = ReplyTo(request_id=document.request_id, originator=request_id.originator,
+                    format=document.format, schema_version=document.schema_version or codec.SCHEMA_VERSION)
+    try:
+        accepted = domain.evaluate(document, request_id, await intake.parties.get(request_id.originator))
+    except Rejection as rejection:
+        output = _answer(intake, document, reply, rejection, variant)
+        if rejection.code == "E20":  # not a known party: nothing recorded under its RequestID
+            return output
+        return _Taken(0, _row(request_id, variant, document, record, "rejected", output), output)
+    output = _route(intake, accepted, reply, record)
+    metrics.outcome(accepted.spec.variant, "routed")
+    return _Taken(0, _row(request_id, accepted.spec.variant, document, record, "routed", None), output)
+
+
+def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
+            rejection: Rejection, variant: str) -> Output:
+    metrics.rejected(variant, rejection.code)
+    if reply is None:  # the RequestID itself is unusable: echo it, key by whatever sent it
+        originator = document.request_id.split(":")[0][:64]
+        reply = ReplyTo.model_construct(request_id=document.request_id, originator=originator,
+                                        format=document.format,
+                                        schema_version=document.schema_version or codec.SCHEMA_VERSION)
+    return response(intake.settings, reply, rejection.code, intake.clock(), reason=rejection.reason)
+
+
+def _too_large(intake: Intake, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
+    request_id = codec.guess_request_id(raw[:65536])
+    reason = f"{len(raw)} bytes; the limit is {intake.settings.max_request_bytes}"
+    if request_id is None:
+        metrics.outcome("unknown", "dead_letter")
+        return kafka.dead_letter(intake.settings, record, f"too large and no RequestID: {reason}", SERVICE)
+    try:
+        fmt = codec.detect_format(raw, content_type)
+    except codec.Undecodable:
+        fmt = "xml"
+    document = codec.Document(fmt, {"Header": {"RequestID": request_id}}, codec.SCHEMA_VERSION)
+    return _answer(intake, document, None, Rejection("E17", reason), "unknown")
+
+
+def _route(intake: Intake, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
+    topics = intake.settings.topics
+    body = accepted.body.model_dump(mode="json", exclude_none=True)
+    command = HandleServiceRequest(
+        reply=reply, variant=accepted.spec.variant, roles=sorted(accepted.party.roles),
+        event_time=datetime.fromtimestamp(record.timestamp / 1000, timezone.utc),
+        body={accepted.spec.element: body},
+    )
+    if accepted.spec.owner == "returns":
+        return Output(topics.returns_commands, command.to_bytes(), accepted.request_id.canonical.encode())
+    key = body.get("DeviceID") or body.get("MPxN") or body.get("UPRN") or accepted.request_id.canonical
+    return Output(topics.inventory_commands, command.to_bytes(), str(key).encode())
+
+
+def _row(request_id: domain.RequestId, variant: str, document: codec.Document,
+         record: ConsumerRecord, outcome: str, answer: Output | None) -> store.NewRequest:
+    return store.NewRequest(
+        request_id=request_id.canonical, originator=request_id.originator, variant=variant,
+        format=document.format,
+        received_at=datetime.fromtimestamp(record.timestamp / 1000, timezone.utc),
+        outcome=outcome, response=answer.value if answer else None,
+        response_topic=answer.topic if answer else None,
+    )
+
+
+async def _record(conn: asyncpg.Connection, taken: list[_Taken], outputs: list[list[Output]]) -> None:
+    """Record the new RequestIDs; answer the replays (in this batch or of earlier ones)."""
+    first: dict[str, _Taken] = {}
+    for item in taken:
+        first.setdefault(item.row.request_id, item)
+    new = await store.insert_new(conn, [t.row for t in first.values()])
+    replays = [t for t in taken if t.row.request_id not in new or first[t.row.request_id] is not t]
+    for item in taken:
+        if item not in replays:
+            outputs[item.index] = [item.output]
+    if not replays:
+        return
+    known = await store.responses_of(conn, [t.row.request_id for t in replays])
+    waiting = []
+    for item in replays:
+        metrics.outcome(item.row.variant, "replayed")
+        original = known[item.row.request_id]
+        if original["response"] is not None:
+            headers = (("content-type", f"application/{original['format']}"),
+                       ("request-id", item.row.request_id))
+            outputs[item.index] = [Output(original["response_topic"], original["response"],
+                                          item.row.originator.encode(), headers)]
+        else:
+            waiting.append(item.row.request_id)
+    await store.await_response(conn, waiting)
+
+
+async def handle_responses(intake: Intake, conn: asyncpg.Connection,
+                           records: list[ConsumerRecord]) -> list[list[Output]]:
+    """Responses seen on the response topics: kept for replays, sent again to waiting replays."""
+    outputs: list[list[Output]] = []
+    for record in records:
+        request_id = kafka.header(record, "request-id")
+        canonical = _canonical(request_id, intake.settings.dcc_eui) if request_id else None
+        waiting = await store.record_response(conn, canonical, record.value, record.topic) if canonical else 0
+        copies = [Output(record.topic, record.value, record.key,
+                         tuple((k, v.decode()) for k, v in record.headers)) for _ in range(waiting)]
+        outputs.append(copies)
+    return outputs
+
+
+def _canonical(request_id: str, dcc_eui: str) -> str | None:
+    try:
+        return domain.parse_request_id(request_id, dcc_eui).canonical
+    except Rejection:
+        return None

@@ -1,0 +1,72 @@
+"""Intake's tables (schema `intake`): the RequestIDs taken in and their responses."""
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    request_id: str
+    originator: str
+    variant: str
+    format: str
+    received_at: datetime
+    outcome: str
+    response: bytes | None
+    response_topic: str | None
+
+
+async def insert_new(conn: asyncpg.Connection, requests: list[NewRequest]) -> set[str]:
+    """Insert the requests not seen before; return the RequestIDs that were new."""
+    if not requests:
+        return set()
+    rows = await conn.fetch(
+        """insert into intake.requests
+             (request_id, originator, variant, format, received_at, outcome, response, response_topic)
+           select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                                $6::text[], $7::bytea[], $8::text[])
+           on conflict (request_id) do nothing
+           returning request_id""",
+        *[list(column) for column in zip(*(
+            (r.request_id, r.originator, r.variant, r.format, r.received_at, r.outcome, r.response,
+             r.response_topic) for r in requests))],
+    )
+    return {row["request_id"] for row in rows}
+
+
+async def responses_of(conn: asyncpg.Connection, request_ids: list[str]) -> dict[str, asyncpg.Record]:
+    rows = await conn.fetch(
+        "select request_id, response, response_topic, format from intake.requests"
+        " where request_id = any($1)",
+        request_ids,
+    )
+    return {r["request_id"]: r for r in rows}
+
+
+async def await_response(conn: asyncpg.Connection, request_ids: list[str]) -> None:
+    """Replays of requests still in flight: answered when their response is seen."""
+    await conn.execute(
+        """update intake.requests r set pending_replays = r.pending_replays + n.count
+           from (select id, count(*) as count from unnest($1::text[]) as id group by id) n
+           where r.request_id = n.id""",
+        request_ids,
+    )
+
+
+async def record_response(conn: asyncpg.Connection, request_id: str, response: bytes,
+                          topic: str) -> int:
+    """Keep the first response seen for a routed request; return the replays waiting for it."""
+    waiting = await conn.fetchval(
+        "select pending_replays from intake.requests"
+        " where request_id = $1 and response is null for update",
+        request_id,
+    )
+    if waiting is None:
+        return 0
+    await conn.execute(
+        "update intake.requests set response = $2, response_topic = $3, pending_replays = 0"
+        " where request_id = $1",
+        request_id, response, topic,
+    )
+    return waiting

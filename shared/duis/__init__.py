@@ -1,0 +1,1 @@
+"""DUIS-shaped documents: the models of every Service Request served, and their XML/JSON codecs."""

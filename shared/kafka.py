@@ -1,0 +1,92 @@
+"""Kafka plumbing: records out, dead letters, clients with the platform's settings, topics."""
+import uuid
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import ConsumerRecord
+
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record to publish: the result of handling an input record."""
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def kafka_headers(self) -> list[tuple[str, bytes]]:
+        return [(k, v.encode()) for k, v in self.headers]
+
+
+def header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key.lower() == name:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def dead_letter(settings: Settings, record: ConsumerRecord, reason: str, service: str) -> Output:
+    """The original bytes, unchanged, with the reason and the source position in headers."""
+    return Output(
+        topic=settings.topics.dead_letters,
+        value=record.value or b"",
+        key=record.key,
+        headers=(
+            ("dlq-reason", reason[:2000]),
+            ("dlq-service", service),
+            ("dlq-source-topic", record.topic),
+            ("dlq-source-partition", str(record.partition)),
+            ("dlq-source-offset", str(record.offset)),
+            ("dlq-source-timestamp", str(record.timestamp)),
+        ),
+    )
+
+
+def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=settings.batch_max_records,
+        **options,
+    )
+
+
+def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        transactional_id=f"{name}-{uuid.uuid4().hex[:12]}",
+        enable_idempotence=True,
+        linger_ms=2,
+        max_request_size=4 * 1024 * 1024,
+    )
+
+
+def plain_producer(settings: Settings, **options) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, **options
+    )
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create every topic of the registry that does not exist yet; return those created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in settings.topics.model_dump().values() if t not in existing]
+        for name in wanted:
+            try:
+                await admin.create_topics([NewTopic(name, settings.partitions, 1)])
+            except TopicAlreadyExistsError:
+                pass
+        return wanted
+    finally:
+        await admin.close()

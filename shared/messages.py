@@ -1,0 +1,113 @@
+"""Internal messages between services (JSON on internal topics, keyed by Device ID).
+
+Commands are imperative, events past tense. Every message names the request it serves, so the
+service that finishes the work can answer the user in the user's own format.
+"""
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from shared.eui import EUI
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class ReplyTo(Message):
+    """Where and how to answer: the RequestID, its originator, the request's format."""
+    request_id: str
+    originator: EUI
+    format: Literal["xml", "json"]
+    schema_version: str
+
+
+class HandleServiceRequest(Message):
+    """A validated, authorised Service Request, routed by intake to the service that owns it."""
+    type: Literal["HandleServiceRequest"] = "HandleServiceRequest"
+    reply: ReplyTo
+    variant: str
+    roles: list[str]
+    event_time: datetime
+    body: dict[str, Any]
+
+
+def message_type(value: bytes) -> str | None:
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return decoded.get("type") if isinstance(decoded, dict) else None
+
+
+# --- Inventory's commands from other services (topic: inventory commands, key: Device ID) ---
+
+class RemoveDevice(Message):
+    """Housekeeping asks: remove this device if it is still Pending since `pending_since`."""
+    type: Literal["RemoveDevice"] = "RemoveDevice"
+    command_id: str
+    device_id: EUI
+    pending_since: datetime
+    as_of: datetime
+    policy_version: str
+    reason: str
+
+
+class ReturnHubs(Message):
+    """Returns asks: withdraw these hubs (CHF and its GPF) for a bulk return, answered at once
+    by one HubsReturned on the inventory replies topic (key: RequestID)."""
+    type: Literal["ReturnHubs"] = "ReturnHubs"
+    command_id: str
+    request_id: str
+    originator: EUI
+    event_time: datetime
+    hubs: list[EUI]
+
+
+class HubResult(Message):
+    device_id: EUI
+    code: str  # I0, or the per-hub refusal code (E0814xx)
+    gpf_id: EUI | None = None
+
+
+class HubsReturned(Message):
+    type: Literal["HubsReturned"] = "HubsReturned"
+    command_id: str
+    request_id: str
+    results: list[HubResult]
+
+
+# --- Inventory's events (topic: device events, key: Device ID) ---
+
+DeviceEventType = Literal[
+    "DeviceAdded", "DeviceStatusChanged", "DeviceDetailsChanged", "DeviceRemoved",
+    "DeviceDeleted", "RemovalRefused",
+]
+
+
+class DeviceEvent(Message):
+    """A change to one device, carrying the device's state after it (event-carried state):
+    a consumer can keep its own view from these events alone."""
+    type: DeviceEventType
+    event_id: str
+    device_id: EUI
+    device_type: str
+    status: str | None = None          # None for Type 2 devices and after removal
+    previous_status: str | None = None
+    status_since: datetime | None = None
+    occurred_at: datetime
+    notifying_party: EUI
+    notifying_party_kind: Literal["service_user", "csp"]
+    responsible_supplier: EUI | None = None
+    ordering_party: EUI | None = None
+    ever_left_pending: bool = False
+    cause: str                          # the SR variant, CSP event or command that caused it
+    request_id: str | None = None
+    reason: str | None = None           # removals and refusals
+    policy_version: str | None = None   # housekeeping removals
+    command_id: str | None = None       # the command answered (RemoveDevice)

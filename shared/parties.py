@@ -1,0 +1,64 @@
+"""The party registry: DCC Users with their User Roles, and CSPs. Reference data every service
+may read; loaded from `deploy/parties.yaml` at start and changed without code changes."""
+import time
+from pathlib import Path
+from typing import Literal
+
+import asyncpg
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from shared.duis.enums import UserRole
+from shared.eui import EUI
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    eui: EUI
+    name: str
+    kind: Literal["service_user", "csp"]
+    roles: frozenset[UserRole] = frozenset()
+    csp_region: str | None = None
+    alert_format: Literal["xml", "json"] = "xml"
+    certificate: str | None = None
+
+
+def load_file(path: Path) -> list[Party]:
+    entries = yaml.safe_load(path.read_text()) or {}
+    return [Party.model_validate(entry) for entry in entries.get("parties", [])]
+
+
+async def upsert(conn: asyncpg.Connection, parties: list[Party]) -> None:
+    await conn.executemany(
+        """insert into registry.parties (eui, name, kind, roles, csp_region, alert_format, certificate)
+           values ($1, $2, $3, $4, $5, $6, $7)
+           on conflict (eui) do update set name = excluded.name, kind = excluded.kind,
+             roles = excluded.roles, csp_region = excluded.csp_region,
+             alert_format = excluded.alert_format, certificate = excluded.certificate,
+             updated_at = now()""",
+        [(p.eui, p.name, p.kind, sorted(p.roles), p.csp_region, p.alert_format, p.certificate)
+         for p in parties],
+    )
+
+
+async def fetch_all(conn: asyncpg.Connection) -> dict[str, Party]:
+    rows = await conn.fetch("select eui, name, kind, roles, csp_region, alert_format, certificate"
+                            " from registry.parties")
+    return {r["eui"]: Party.model_validate(dict(r)) for r in rows}
+
+
+class PartyRegistry:
+    """The registry as read from the database, refreshed at most every `ttl` seconds."""
+
+    def __init__(self, pool: asyncpg.Pool, ttl: float = 5.0) -> None:
+        self.pool, self.ttl = pool, ttl
+        self._parties: dict[str, Party] = {}
+        self._loaded_at = float("-inf")
+
+    async def get(self, eui: str) -> Party | None:
+        if time.monotonic() - self._loaded_at > self.ttl:
+            async with self.pool.acquire() as conn:
+                self._parties = await fetch_all(conn)
+            self._loaded_at = time.monotonic()
+        return self._parties.get(eui.upper())

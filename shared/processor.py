@@ -1,0 +1,196 @@
+"""Consume, apply to PostgreSQL, publish: each input's effect exactly once.
+
+For every batch:
+1. one database transaction runs the handler on the records not processed before and saves
+   what each produced (`processed_records`), so a redelivered record publishes its saved
+   outputs and changes nothing;
+2. one Kafka transaction publishes the outputs together with the consumer offsets
+   (`read_committed` readers never see a half-published batch).
+A crash between the two leaves the offsets uncommitted; the batch comes back and step 1 finds
+it processed. A record whose handler fails on its own goes to the dead letters.
+"""
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+import orjson
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+
+from shared import kafka, metrics
+from shared.kafka import Output
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+Handler = Callable[[asyncpg.Connection, list[ConsumerRecord]], Awaitable[list[list[Output]]]]
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+             asyncpg.InterfaceError, asyncpg.InternalClientError, asyncio.TimeoutError)
+Key = tuple[str, int, int]
+
+
+class Processor:
+    def __init__(self, *, service: str, group_id: str, topics: Sequence[str], handler: Handler,
+                 pool: asyncpg.Pool, settings: Settings, schema: str) -> None:
+        self.service, self.group_id, self.handler = service, group_id, handler
+        self.pool, self.settings, self.schema = pool, settings, schema
+        self.consumer = kafka.consumer(settings, group_id)
+        self.producer = kafka.transactional_producer(settings, group_id)
+        self._topics = list(topics)
+        self._busy = asyncio.Lock()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.producer.start()
+        self.consumer.subscribe(self._topics, listener=_WaitForBatch(self._busy))
+        await self.consumer.start()
+        metrics.UP.labels(self.service).set(1)
+        try:
+            while not self._stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=200)
+                if batch:
+                    async with self._busy:
+                        await self._process(batch)
+        finally:
+            metrics.UP.labels(self.service).set(0)
+            await self.consumer.stop()
+            await self.producer.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        started = time.perf_counter()
+        records = [r for part in batch.values() for r in part]
+        outputs = await self._apply(records)
+        offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
+        await self._publish(outputs, offsets)
+        await self._prune(offsets)
+        for tp, part in batch.items():
+            metrics.RECORDS.labels(self.service, tp.topic).inc(len(part))
+            stable = self.consumer.last_stable_offset(tp)
+            if stable is not None:
+                metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, tp.partition).set(
+                    max(0, stable - offsets[tp]))
+        metrics.DEAD_LETTERS.labels(self.service).inc(
+            sum(o.topic == self.settings.topics.dead_letters for o in outputs))
+        metrics.BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+
+    async def _apply(self, records: list[ConsumerRecord]) -> list[Output]:
+        delay = 0.2
+        while True:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    return await self._apply_in(conn, records)
+            except TRANSIENT as error:
+                log.warning("database unavailable, retrying batch: %s", error)
+                metrics.RETRIES.labels(self.service, "database").inc()
+            except Exception:
+                if len(records) == 1:
+                    log.exception("handler failed on %s", _key(records[0]))
+                    return await self._dead_letter_alone(records[0])
+                log.warning("batch failed; handling its %d records one by one", len(records))
+                return [o for r in records for o in await self._apply([r])]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _apply_in(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> list[Output]:
+        done = await self._load(conn, records)
+        fresh = [r for r in records if _key(r) not in done]
+        produced = await self.handler(conn, fresh) if fresh else []
+        assert len(produced) == len(fresh), "a handler returns one output list per record"
+        await self._save(conn, zip(fresh, produced))
+        done.update({_key(r): outs for r, outs in zip(fresh, produced)})
+        return [o for r in records for o in done[_key(r)]]
+
+    async def _dead_letter_alone(self, record: ConsumerRecord) -> list[Output]:
+        outputs = [kafka.dead_letter(self.settings, record, "the handler failed on this record",
+                                     self.service)]
+        async with self.pool.acquire() as conn, conn.transaction():
+            if _key(record) in await self._load(conn, [record]):
+                return (await self._load(conn, [record]))[_key(record)]
+            await self._save(conn, [(record, outputs)])
+        return outputs
+
+    async def _load(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> dict[Key, list[Output]]:
+        rows = await conn.fetch(
+            f"""select p.topic, p.partition, p."offset", p.out_topic, p.out_key, p.out_value, p.out_headers
+                from {self.schema}.processed_records p
+                join unnest($2::text[], $3::int[], $4::bigint[]) as r(topic, partition, "offset")
+                  on (p.topic, p.partition, p."offset") = (r.topic, r.partition, r."offset")
+                where p.consumer = $1 order by p.seq""",
+            self.group_id, [r.topic for r in records], [r.partition for r in records],
+            [r.offset for r in records],
+        )
+        done: dict[Key, list[Output]] = {}
+        for row in rows:
+            outs = done.setdefault((row["topic"], row["partition"], row["offset"]), [])
+            if row["out_topic"] is not None:
+                headers = tuple(tuple(h) for h in orjson.loads(row["out_headers"]))
+                outs.append(Output(row["out_topic"], row["out_value"], row["out_key"], headers))
+        return done
+
+    async def _save(self, conn: asyncpg.Connection, results) -> None:
+        rows = []
+        for record, outputs in results:
+            position = (self.group_id, record.topic, record.partition, record.offset)
+            if not outputs:
+                rows.append((*position, -1, None, None, None, None))
+            for seq, o in enumerate(outputs):
+                rows.append((*position, seq, o.topic, o.key, o.value, orjson.dumps(o.headers).decode()))
+        if rows:
+            await conn.copy_records_to_table(
+                "processed_records", schema_name=self.schema, records=rows,
+                columns=["consumer", "topic", "partition", "offset", "seq",
+                         "out_topic", "out_key", "out_value", "out_headers"],
+            )
+
+    async def _publish(self, outputs: list[Output], offsets: dict[TopicPartition, int]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                async with self.producer.transaction():
+                    for o in outputs:
+                        await self.producer.send(o.topic, o.value, key=o.key, headers=o.kafka_headers())
+                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+                return
+            except KafkaError as error:
+                log.warning("publishing failed, retrying: %r", error)
+                metrics.RETRIES.labels(self.service, "kafka").inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _prune(self, offsets: dict[TopicPartition, int]) -> None:
+        """Outputs below a committed offset are never needed again."""
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.execute(
+                    f"""delete from {self.schema}.processed_records p
+                        using unnest($2::text[], $3::int[], $4::bigint[]) as c(topic, partition, committed)
+                        where p.consumer = $1 and p.topic = c.topic and p.partition = c.partition
+                          and p."offset" < c.committed""",
+                    self.group_id, [tp.topic for tp in offsets], [tp.partition for tp in offsets],
+                    list(offsets.values()),
+                )
+        except TRANSIENT as error:
+            log.warning("could not prune processed records: %s", error)
+
+
+def _key(record: ConsumerRecord) -> Key:
+    return (record.topic, record.partition, record.offset)
+
+
+class _WaitForBatch(ConsumerRebalanceListener):
+    """Partitions are given up only after the batch in hand is committed."""
+
+    def __init__(self, busy: asyncio.Lock) -> None:
+        self.busy = busy
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        async with self.busy:
+            pass
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        pass

@@ -1,0 +1,51 @@
+"""Settings for every service, from the environment (prefix SMI_) or a .env file."""
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Topics(BaseModel):
+    requests: str = "smi.requests"
+    responses: str = "smi.responses"
+    alerts: str = "smi.alerts"
+    dead_letters: str = "smi.dead-letters"
+    csp_events: str = "smi.csp-events"
+    housekeeping_runs: str = "smi.housekeeping-runs"
+    inventory_commands: str = "smi.internal.inventory-commands"
+    returns_commands: str = "smi.internal.returns-commands"
+    device_events: str = "smi.internal.device-events"
+    inventory_replies: str = "smi.internal.inventory-replies"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMI_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    kafka_bootstrap_servers: str = "127.0.0.1:29092"
+    database_url: str = "postgresql://smi:smi@127.0.0.1:25432/smi"
+    topics: Topics = Topics()
+    partitions: int = 6
+    dcc_eui: str = "90-B3-D5-1F-30-00-00-02"
+    metrics_port: int = 9101
+    http_port: int = 0  # the service's JSON API (0: none); the local stack sets one per service
+    max_request_bytes: int = 1_000_000
+    signature_mode: Literal["off", "required"] = "off"
+    topic_mode: Literal["shared", "per-party"] = "shared"
+    parties_file: Path = REPO_ROOT / "deploy" / "parties.yaml"
+    party_cache_seconds: float = 5.0
+    batch_max_records: int = 500
+    returns_due_days: int = 90                  # a returned hub is due back this many days later
+    returns_overdue_check_seconds: float = 3600.0
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,121 @@
+"""Intake over the real broker and database: route, reject, replay, dead-letter, survive SIGKILL."""
+import asyncio
+import os
+import signal
+
+import orjson
+import pytest
+
+from services.intake.app import serve
+from shared.duis import build, codec
+from shared.duis.build import device_id
+from tests.support import SUPPLIER, running, start_process
+
+pytestmark = pytest.mark.integration
+
+
+def headers(record) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers}
+
+
+async def test_valid_request_is_routed_and_invalid_one_answered(settings, bus):
+    topics = settings.topics
+    async with running(serve, settings):
+        await bus.send(topics.requests, build.request(SUPPLIER, 1, "12.2", build.prenotification(device_id(1))),
+                       timestamp_ms=1_700_000_000_000)
+        bad = build.request(SUPPLIER, 2, "12.2", build.prenotification(device_id(2), DeviceType="TOASTER"), "json")
+        await bus.send(topics.requests, bad, headers={"content-type": "application/json"})
+        commands = await bus.read(topics.inventory_commands, count=1)
+        responses = await bus.read(topics.responses, count=1, settle=1.0)
+
+    assert len(commands) == 1 and commands[0].key == device_id(1).encode()
+    command = orjson.loads(commands[0].value)
+    assert command["type"] == "HandleServiceRequest" and command["variant"] == "12.2"
+    assert command["reply"] == {"request_id": build.request_id(SUPPLIER, 1), "originator": SUPPLIER,
+                                "format": "xml", "schema_version": "5.4"}
+    assert command["event_time"].startswith("2023-11-14T22:13:20")
+    assert command["body"]["DevicePrenotification"]["DeviceType"] == "ESME"
+
+    assert len(responses) == 1 and responses[0].key == SUPPLIER.encode()
+    answer = orjson.loads(responses[0].value)
+    assert answer["Header"]["RequestID"] == build.request_id(SUPPLIER, 2)
+    assert answer["Header"]["ResponseCode"] == "E12"
+    assert "DeviceType" in answer["Header"]["ResponseReason"]
+    assert headers(responses[0])["content-type"] == "application/json"
+
+
+async def test_replays_get_the_original_response_and_cause_nothing(settings, bus):
+    topics = settings.topics
+    rejected = build.request(SUPPLIER, 10, "8.3", {"DeviceID": "bad"})
+    routed = build.request(SUPPLIER, 11, "8.2", {"DeviceID": device_id(5)})
+    async with running(serve, settings):
+        await bus.send(topics.requests, rejected)
+        await bus.send(topics.requests, rejected)
+        await bus.send(topics.requests, routed)
+        await bus.read(topics.inventory_commands, count=1)
+        await bus.send(topics.requests, routed)  # in flight: answered once the owner answers
+        await asyncio.sleep(1.0)
+        owner_answer = b"<owner's response>"
+        await bus.send(topics.responses, owner_answer, key=SUPPLIER.encode(),
+                       headers={"request-id": build.request_id(SUPPLIER, 11)})
+        await bus.send(topics.requests, routed)  # after the answer: answered at once
+        responses = await bus.read(topics.responses, count=5, settle=1.5)
+        commands = await bus.read(topics.inventory_commands, count=1, settle=0.5)
+
+    by_id: dict[str, list[bytes]] = {}
+    for record in responses:
+        by_id.setdefault(headers(record)["request-id"], []).append(record.value)
+    assert len(by_id[build.request_id(SUPPLIER, 10)]) == 2
+    assert len(set(by_id[build.request_id(SUPPLIER, 10)])) == 1, "a replay gets the very same response"
+    assert by_id[build.request_id(SUPPLIER, 11)] == [owner_answer] * 3
+    assert len(commands) == 1, "a replay is never routed again"
+
+
+async def test_input_without_request_id_is_dead_lettered_with_its_source(settings, bus):
+    topics = settings.topics
+    async with running(serve, settings):
+        await bus.send(topics.requests, b"\x00not a request", key=b"k")
+        await bus.send(topics.requests, b'<Request xmlns="x"><Header/></Request>')
+        letters = await bus.read(topics.dead_letters, count=2, settle=0.5)
+        assert await bus.read(topics.responses, timeout=1.0) == []
+    assert sorted(r.value for r in letters) == sorted([b"\x00not a request", b'<Request xmlns="x"><Header/></Request>'])
+    for record in letters:
+        meta = headers(record)
+        assert meta["dlq-source-topic"] == topics.requests
+        assert int(meta["dlq-source-offset"]) >= 0 and meta["dlq-reason"]
+
+
+async def test_oversized_request_is_answered_when_its_request_id_is_findable(settings, bus):
+    raw = build.request(SUPPLIER, 3, "12.2", build.prenotification(device_id(3), AdditionalInformation="x"))
+    padded = raw.replace(b"<sr:Body>", b"<sr:Body>" + b" " * settings.max_request_bytes)
+    async with running(serve, settings):
+        await bus.send(settings.topics.requests, padded)
+        responses = await bus.read(settings.topics.responses, count=1)
+    assert codec.read(responses[0].value)["Header"]["ResponseCode"] == "E17"
+
+
+async def test_sigkill_mid_batch_loses_and_repeats_nothing(settings, bus, tmp_path):
+    topics, total = settings.topics, 3000
+    for n in range(total):
+        variant_body = (("12.2", build.prenotification(device_id(n))) if n % 3
+                        else ("8.3", {"DeviceID": "bad"}))  # every third one is rejected
+        await bus.send(topics.requests, build.request(SUPPLIER, n, *variant_body), key=SUPPLIER.encode())
+    await bus.flush()
+
+    process = start_process("intake", settings, tmp_path / "intake.log")
+    try:
+        await bus.read(topics.inventory_commands, count=1, timeout=60)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        process = start_process("intake", settings, tmp_path / "intake.log")
+        commands = await bus.read(topics.inventory_commands, count=total - total // 3, timeout=120, settle=2)
+        responses = await bus.read(topics.responses, count=total // 3, timeout=60, settle=1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    routed = [orjson.loads(c.value)["reply"]["request_id"] for c in commands]
+    answered = [headers(r)["request-id"] for r in responses]
+    assert len(routed) == len(set(routed)) == total - total // 3
+    assert len(answered) == len(set(answered)) == total // 3
+    assert set(routed) | set(answered) == {build.request_id(SUPPLIER, n) for n in range(total)}

@@ -1,0 +1,224 @@
+"""Every intake rule and the code it answers with."""
+import pytest
+
+from services.intake import domain
+from services.intake.domain import Rejection
+from shared.duis import build, codec, enums
+from shared.duis.build import device_id
+from shared.parties import Party
+
+DCC = build.DCC_EUI
+SUPPLIER = "90-B3-D5-1F-30-01-00-00"
+PARTIES = {
+    SUPPLIER: Party(eui=SUPPLIER, name="supplier", kind="service_user", roles={"IS", "GS"}),
+    "90-B3-D5-1F-30-01-00-10": Party(eui="90-B3-D5-1F-30-01-00-10", name="dno", kind="service_user",
+                                     roles={"ED"}),
+    "90-B3-D5-1F-30-00-00-C1": Party(eui="90-B3-D5-1F-30-00-00-C1", name="csp", kind="csp"),
+}
+
+
+def outcome(raw: bytes) -> str:
+    """The code intake gives this input: I0 for accepted, the E code, or 'dead letter'."""
+    try:
+        document = codec.decode(raw)
+    except codec.Undecodable:
+        return "dead letter"
+    try:
+        request_id = domain.check_envelope(document, DCC)
+        domain.evaluate(document, request_id, PARTIES.get(request_id.originator))
+    except Rejection as rejection:
+        return rejection.code
+    return "I0"
+
+
+def xml(body: dict, variant: str = "12.2", originator: str = SUPPLIER, counter: int = 1, **header) -> bytes:
+    raw = build.request(originator, counter, variant, body)
+    for name, value in header.items():
+        old = raw.split(f"<sr:{name}>".encode())[1].split(f"</sr:{name}>".encode())[0]
+        raw = raw.replace(f"<sr:{name}>".encode() + old, f"<sr:{name}>{value}".encode(), 1)
+    return raw
+
+
+PRENOTIFY = build.prenotification(device_id(1))
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_every_served_request_is_accepted_in_both_formats(fmt):
+    bodies = {
+        "12.2": PRENOTIFY,
+        "8.2": {"DeviceID": device_id(1)},
+        "8.3": {"DeviceID": device_id(1)},
+        "8.4": {"DeviceID": device_id(1), "UpdateDeviceStatusExceptCH": {"DeviceStatus": "Pending"}},
+        "8.14.1": {"DeviceID": device_id(1)},
+        "8.14.2": {"DeviceID": device_id(1), "CHFConnectionMethod": "ESME"},
+        "8.14.3": build.fault_return([device_id(1)]),
+        "8.14.4": build.no_fault_return([device_id(1)]),
+    }
+    for variant, body in bodies.items():
+        assert outcome(build.request(SUPPLIER, 1, variant, body, fmt)) == "I0", variant
+
+
+def test_any_namespace_prefix_is_accepted():
+    raw = xml(PRENOTIFY).replace(b"sr:", b"duis:").replace(b"xmlns:sr=", b"xmlns:duis=")
+    assert outcome(raw) == "I0"
+    default_ns = xml(PRENOTIFY).replace(b"sr:", b"").replace(b"xmlns:sr=", b"xmlns=")
+    assert outcome(default_ns) == "I0"
+
+
+@pytest.mark.parametrize("raw, code", [
+    (xml(PRENOTIFY).replace(b"ServiceUserGateway", b"OtherGateway"), "E2"),
+    (xml(PRENOTIFY).replace(b' schemaVersion="5.4"', b""), "E2"),
+    (xml(PRENOTIFY).replace(b"<sr:Request ", b"<sr:Reply ").replace(b"</sr:Request>", b"</sr:Reply>"), "E2"),
+])
+def test_envelope(raw, code):
+    assert outcome(raw) == code
+
+
+@pytest.mark.parametrize("request_id, code", [
+    ("not-a-request-id", "E3"),
+    (f"{SUPPLIER}:{DCC}", "E3"),
+    (f"{SUPPLIER}:{DCC}:12:3", "E3"),
+    (f"90-B3-D5-1F-30-01-00:{DCC}:1", "E3"),
+    (f"{SUPPLIER}:{DCC}:0x10", "E3"),
+    (f"{SUPPLIER}:{DCC}:１２", "E3"),  # full-width digits
+    (f"{SUPPLIER}:{DCC}:{2**64}", "E4"),
+    (f"{SUPPLIER}:{DCC}:-1", "E4"),
+    (f"{SUPPLIER}:90-B3-D5-1F-30-00-00-03:1", "E5"),
+    (f"{SUPPLIER}:{DCC}:{2**64 - 1}", "I0"),
+    (f"{SUPPLIER}:{DCC}:0", "I0"),
+    (f"{SUPPLIER.lower()}:{DCC.lower()}:7", "I0"),
+])
+def test_request_id(request_id, code):
+    raw = xml(PRENOTIFY, counter=1).replace(f"{SUPPLIER}:{DCC}:1".encode(), request_id.encode())
+    assert outcome(raw) == code
+
+
+def test_lower_case_request_id_is_canonicalised():
+    request_id = domain.parse_request_id(f"{SUPPLIER.lower()}:{DCC}:007", DCC)
+    assert request_id.canonical == f"{SUPPLIER}:{DCC}:7"
+
+
+@pytest.mark.parametrize("originator, code", [
+    ("90-B3-D5-1F-30-01-00-99", "E20"),      # unknown
+    ("90-B3-D5-1F-30-00-00-C1", "E20"),      # a CSP is not a DCC User sending requests
+])
+def test_originator_must_be_a_known_user(originator, code):
+    assert outcome(xml(PRENOTIFY, originator=originator)) == code
+
+
+@pytest.mark.parametrize("header, code", [
+    ({"CommandVariant": "3"}, "E6"),
+    ({"CommandVariant": "eight"}, "E6"),
+    ({"ServiceReferenceVariant": "8.1.1"}, "E8"),
+    ({"ServiceReferenceVariant": "99.9"}, "E8"),
+    ({"ServiceReference": "8.4"}, "E7"),
+])
+def test_header_values(header, code):
+    assert outcome(xml(PRENOTIFY, **header)) == code
+
+
+@pytest.mark.parametrize("field", ["CommandVariant", "ServiceReference", "ServiceReferenceVariant"])
+def test_missing_header_field(field):
+    raw = xml(PRENOTIFY)
+    start, end = raw.index(f"<sr:{field}>".encode()), raw.index(f"</sr:{field}>".encode())
+    assert outcome(raw[:start] + raw[end + len(f"</sr:{field}>"):]) == "E10"
+
+
+def test_missing_request_id_is_a_dead_letter():
+    raw = xml(PRENOTIFY)
+    start, end = raw.index(b"<sr:RequestID>"), raw.index(b"</sr:RequestID>") + len(b"</sr:RequestID>")
+    assert outcome(raw[:start] + raw[end:]) == "dead letter"
+
+
+def test_unknown_header_element():
+    raw = xml(PRENOTIFY).replace(b"</sr:Header>", b"<sr:Priority>1</sr:Priority></sr:Header>")
+    assert outcome(raw) == "E18"
+
+
+def test_role_not_allowed():
+    body = {"DeviceID": device_id(1)}
+    assert outcome(xml(body, "8.3", originator="90-B3-D5-1F-30-01-00-10")) == "E21"
+    assert outcome(xml(body, "8.2", originator="90-B3-D5-1F-30-01-00-10")) == "I0"
+
+
+@pytest.mark.parametrize("body, variant, code", [
+    ({**PRENOTIFY, "DeviceType": "TOASTER"}, "12.2", "E12"),
+    ({k: v for k, v in PRENOTIFY.items() if k != "DeviceModel"}, "12.2", "E10"),
+    ({**PRENOTIFY, "DeviceID": "00-DB-12-34-56-78-90"}, "12.2", "E11"),
+    ({**PRENOTIFY, "DeviceID": "00:DB:12:34:56:78:90:A2"}, "12.2", "E11"),
+    ({**PRENOTIFY, "DeviceID": "00-DB-12-34-56-78-90-AG"}, "12.2", "E11"),
+    ({**PRENOTIFY, "DeviceID": "00-DB-12-34-56-78-90-Α2"}, "12.2", "E11"),  # Greek capital alpha
+    ({**PRENOTIFY, "DeviceModel": "x" * 65}, "12.2", "E13"),
+    ({**PRENOTIFY, "Colour": "red"}, "12.2", "E18"),
+    ({"DeviceID": device_id(1), "MPxN": "1234567"}, "8.2", "E19"),
+    ({"MPxN": "12AB"}, "8.2", "E13"),
+    ({"DeviceID": device_id(1)}, "8.4", "E19"),
+    ({"DeviceID": device_id(1), "UpdateDeviceStatusCH": {"DeviceStatus": "Pending"}}, "8.4", "E12"),
+    ({"DeviceID": device_id(1), "UpdateDeviceStatusExceptCH": {"DeviceStatus": "Commissioned"}}, "8.4", "E12"),
+    ({"DeviceID": device_id(1), "UpdateDeviceDetails": {}}, "8.4", "E10"),
+    ({"DeviceID": device_id(1), "DeleteDevice": ""}, "8.4", "I0"),
+    ({"DeviceID": device_id(1), "UpdateMPxN": {"MPxN": "1234567890123"}}, "8.4", "I0"),
+    ({"DeviceID": device_id(1), "CHFConnectionMethod": "Glue"}, "8.14.1", "E12"),
+])
+def test_body_rules(body, variant, code):
+    assert outcome(xml(body, variant)) == code
+
+
+def test_body_element_must_match_the_variant():
+    assert outcome(build.request(SUPPLIER, 1, "12.2", PRENOTIFY).replace(
+        b"DevicePrenotification", b"DecommissionDevice")) == "E9"
+    assert outcome(xml(PRENOTIFY).replace(b"</sr:Body>", b"<sr:ReadInventory/></sr:Body>")) == "E9"
+
+
+def _bulk(hubs: list[str], **extra) -> bytes:
+    return xml(build.fault_return(hubs, **extra), "8.14.3")
+
+
+def test_bulk_return_takes_999_hubs_and_refuses_1000():
+    assert outcome(_bulk([device_id(n) for n in range(999)])) == "I0"
+    assert outcome(_bulk([device_id(n) for n in range(1000)])) == "E14"
+
+
+def test_bulk_return_refuses_the_same_hub_twice_whatever_its_case():
+    hub = device_id(7)
+    assert outcome(_bulk([hub, device_id(8), hub.lower()])) == "E15"
+
+
+def test_other_device_ids_pair_by_position():
+    hubs = [device_id(1), device_id(2)]
+    assert outcome(_bulk(hubs, OtherDeviceID=[device_id(11), device_id(12)])) == "I0"
+    assert outcome(_bulk(hubs, OtherDeviceID=[device_id(11)])) == "E16"
+
+
+def test_bulk_return_with_a_bad_eui_names_it():
+    document = codec.decode(_bulk([device_id(1), "nope"]))
+    with pytest.raises(Rejection) as raised:
+        domain.evaluate(document, domain.check_envelope(document, DCC), PARTIES[SUPPLIER])
+    assert raised.value.code == "E11" and "DeviceID/1" in raised.value.reason
+
+
+@pytest.mark.parametrize("value", enums.values(enums.CHFFaultReason))
+def test_every_fault_reason(value):
+    assert outcome(_bulk([device_id(1)], CHFFaultReason=value)) == "I0"
+
+
+@pytest.mark.parametrize("value", enums.values(enums.CHFFaultReturnType))
+def test_every_fault_return_type(value):
+    assert outcome(_bulk([device_id(1)], CHFFaultReturnType=value)) == "I0"
+
+
+@pytest.mark.parametrize("value", enums.values(enums.CHFConnectionMethod))
+def test_every_connection_method(value):
+    assert outcome(_bulk([device_id(1)], CHFConnectionMethod=value)) == "I0"
+
+
+@pytest.mark.parametrize("value", enums.values(enums.CHFNoFaultReturnType))
+def test_every_no_fault_return_type(value):
+    body = build.no_fault_return([device_id(1)], CHFNoFaultReturnType=value)
+    assert outcome(xml(body, "8.14.4")) == "I0"
+    assert outcome(xml({**body, "CHFNoFaultReturnType": value + "!"}, "8.14.4")) == "E12"
+
+
+@pytest.mark.parametrize("value", enums.values(enums.DeviceType))
+def test_every_device_type_can_be_named(value):
+    assert outcome(xml({**PRENOTIFY, "DeviceType": value})) == "I0"
