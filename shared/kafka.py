@@ -55,6 +55,9 @@ def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOK
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=settings.batch_max_records,
+        # aiokafka keeps one fetch in flight per broker: a long broker-side wait on idle
+        # partitions would hold back records that arrive meanwhile on the others.
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         **options,
     )
 
@@ -75,13 +78,13 @@ def plain_producer(settings: Settings, **options) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(settings: Settings) -> list[str]:
-    """Create every topic of the registry that does not exist yet; return those created."""
+async def ensure_topics(settings: Settings, extra: list[str] = ()) -> list[str]:
+    """Create every topic of the registry (and `extra`) that does not exist yet."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in settings.topics.model_dump().values() if t not in existing]
+        wanted = [t for t in [*settings.topics.model_dump().values(), *extra] if t not in existing]
         for name in wanted:
             try:
                 await admin.create_topics([NewTopic(name, settings.partitions, 1)])

@@ -29,22 +29,30 @@ Handler = Callable[[asyncpg.Connection, list[ConsumerRecord]], Awaitable[list[li
 TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
              asyncpg.InterfaceError, asyncpg.InternalClientError, asyncio.TimeoutError)
 Key = tuple[str, int, int]
+PRUNE_EVERY_SECONDS = 10.0
 
 
 class Processor:
     def __init__(self, *, service: str, group_id: str, topics: Sequence[str], handler: Handler,
-                 pool: asyncpg.Pool, settings: Settings, schema: str) -> None:
+                 pool: asyncpg.Pool, settings: Settings, schema: str, pattern: str | None = None) -> None:
         self.service, self.group_id, self.handler = service, group_id, handler
         self.pool, self.settings, self.schema = pool, settings, schema
         self.consumer = kafka.consumer(settings, group_id)
         self.producer = kafka.transactional_producer(settings, group_id)
-        self._topics = list(topics)
+        self._topics, self._pattern = list(topics), pattern
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self._last_pruned = 0.0
+        # Per partition, the highest offset that may have been processed before this consumer
+        # got it; records above it need no look-up in processed_records.
+        self._seen_up_to: dict[tuple[str, int], int] = {}
 
     async def run(self) -> None:
         await self.producer.start()
-        self.consumer.subscribe(self._topics, listener=_WaitForBatch(self._busy))
+        if self._pattern:
+            self.consumer.subscribe(pattern=self._pattern, listener=_Rebalance(self))
+        else:
+            self.consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self.consumer.start()
         metrics.UP.labels(self.service).set(1)
         try:
@@ -67,7 +75,8 @@ class Processor:
         outputs = await self._apply(records)
         offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
         await self._publish(outputs, offsets)
-        await self._prune(offsets)
+        if time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS:
+            await self._prune(offsets)
         for tp, part in batch.items():
             metrics.RECORDS.labels(self.service, tp.topic).inc(len(part))
             stable = self.consumer.last_stable_offset(tp)
@@ -97,7 +106,8 @@ class Processor:
             delay = min(delay * 2, 5.0)
 
     async def _apply_in(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> list[Output]:
-        done = await self._load(conn, records)
+        maybe_seen = [r for r in records if r.offset <= self._seen_up_to.get((r.topic, r.partition), -1)]
+        done = await self._load(conn, maybe_seen) if maybe_seen else {}
         fresh = [r for r in records if _key(r) not in done]
         produced = await self.handler(conn, fresh) if fresh else []
         assert len(produced) == len(fresh), "a handler returns one output list per record"
@@ -164,6 +174,7 @@ class Processor:
 
     async def _prune(self, offsets: dict[TopicPartition, int]) -> None:
         """Outputs below a committed offset are never needed again."""
+        self._last_pruned = time.monotonic()
         try:
             async with self.pool.acquire() as conn:
                 await conn.execute(
@@ -182,15 +193,21 @@ def _key(record: ConsumerRecord) -> Key:
     return (record.topic, record.partition, record.offset)
 
 
-class _WaitForBatch(ConsumerRebalanceListener):
-    """Partitions are given up only after the batch in hand is committed."""
+class _Rebalance(ConsumerRebalanceListener):
+    """Partitions are given up only after the batch in hand is committed; on taking
+    partitions, learn how far a previous owner may have processed them."""
 
-    def __init__(self, busy: asyncio.Lock) -> None:
-        self.busy = busy
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
 
     async def on_partitions_revoked(self, revoked) -> None:
-        async with self.busy:
+        async with self.processor._busy:
             pass
 
     async def on_partitions_assigned(self, assigned) -> None:
-        pass
+        p = self.processor
+        async with p.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"""select topic, partition, max("offset") as last from {p.schema}.processed_records
+                    where consumer = $1 group by topic, partition""", p.group_id)
+        p._seen_up_to = {(r["topic"], r["partition"]): r["last"] for r in rows}

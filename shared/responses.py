@@ -1,4 +1,5 @@
 """DUIS-shaped responses and where they go (shared or per-party topics)."""
+import re
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,20 @@ from shared.settings import Settings
 def response_topic(settings: Settings, party: str) -> str:
     base = settings.topics.responses
     return f"{base}.{party}" if settings.topic_mode == "per-party" else base
+
+
+def response_topics_pattern(settings: Settings) -> str | None:
+    """In per-party mode, the pattern matching every party's response topic."""
+    if settings.topic_mode != "per-party":
+        return None
+    return f"^{re.escape(settings.topics.responses)}\\.[0-9A-F]{{2}}(-[0-9A-F]{{2}}){{7}}$"
+
+
+def per_party_topics(settings: Settings, parties: list[str]) -> list[str]:
+    """The topics per-party mode needs for these parties (created with the others)."""
+    if settings.topic_mode != "per-party":
+        return []
+    return [topic(settings, party) for party in parties for topic in (response_topic, alert_topic)]
 
 
 def alert_topic(settings: Settings, party: str) -> str:

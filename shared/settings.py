@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     parties_file: Path = REPO_ROOT / "deploy" / "parties.yaml"
     party_cache_seconds: float = 5.0
     batch_max_records: int = 500
+    fetch_max_wait_ms: int = 10
     returns_due_days: int = 90                  # a returned hub is due back this many days later
     returns_overdue_check_seconds: float = 3600.0
     log_level: str = "INFO"

@@ -9,6 +9,7 @@ from services.intake.handlers import Intake, handle_requests, handle_responses
 from shared import db
 from shared.parties import PartyRegistry
 from shared.processor import Processor
+from shared.responses import response_topics_pattern
 from shared.service import run_processors
 from shared.settings import Settings
 
@@ -26,6 +27,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             Processor(group_id="smi-intake", topics=[settings.topics.requests],
                       handler=partial(handle_requests, intake), **common),
             Processor(group_id="smi-intake-responses", topics=[settings.topics.responses],
+                      pattern=response_topics_pattern(settings),
                       handler=partial(handle_responses, intake), **common),
         ]
         log.info("intake consuming %s", settings.topics.requests)

@@ -119,3 +119,26 @@ async def test_sigkill_mid_batch_loses_and_repeats_nothing(settings, bus, tmp_pa
     assert len(routed) == len(set(routed)) == total - total // 3
     assert len(answered) == len(set(answered)) == total // 3
     assert set(routed) | set(answered) == {build.request_id(SUPPLIER, n) for n in range(total)}
+
+
+async def test_per_party_topics_keep_each_party_to_its_own_responses(kafka_bootstrap, database_url):
+    from tests.support import SUPPLIER_2, Bus, drop_database, isolated_settings
+    settings = await isolated_settings(kafka_bootstrap, database_url, topic_mode="per-party")
+    bus = Bus(settings)
+    mine, theirs = (f"{settings.topics.responses}.{party}" for party in (SUPPLIER, SUPPLIER_2))
+    try:
+        async with running(serve, settings):
+            await bus.send(settings.topics.requests, build.request(SUPPLIER, 1, "8.3", {"DeviceID": "x"}))
+            routed = build.request(SUPPLIER_2, 2, "8.2", {"DeviceID": device_id(2)})
+            await bus.send(settings.topics.requests, routed)
+            await bus.read(settings.topics.inventory_commands, count=1)
+            await bus.send(theirs, b"owner's answer", headers={"request-id": build.request_id(SUPPLIER_2, 2)})
+            await asyncio.sleep(1.5)
+            await bus.send(settings.topics.requests, routed)  # replay: answered on the party's topic
+            assert [r.value for r in await bus.read(theirs, count=2, settle=1)] == [b"owner's answer"] * 2
+            answers = await bus.read(mine, count=1, settle=0.5)
+        assert [codec.read(r.value)["Header"]["ResponseCode"] for r in answers] == ["E11"]
+        assert await bus.read(settings.topics.responses, timeout=0.5) == []
+    finally:
+        await bus.close()
+        await drop_database(settings, database_url)
