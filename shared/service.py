@@ -7,6 +7,7 @@ from shared import logs, metrics
 from shared.settings import Settings
 
 Serve = Callable[[Settings, asyncio.Event], Awaitable[None]]
+STOP_GRACE_SECONDS = 10.0
 
 
 async def run_processors(processors, stop: asyncio.Event) -> None:
@@ -33,6 +34,12 @@ def main(name: str, serve: Serve) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        task = asyncio.create_task(serve(settings, stop))
+        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        try:
+            # A service still starting (waiting for its database, say) is not left hanging.
+            await asyncio.wait_for(task, STOP_GRACE_SECONDS)
+        except asyncio.TimeoutError:
+            pass
 
     asyncio.run(_run())

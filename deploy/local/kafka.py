@@ -1,0 +1,154 @@
+"""A single-node KRaft Kafka broker run from jars resolved by Maven."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from .layout import Layout
+from .processes import StackError, port_in_use, running_pid, start_detached, stop_pid_file, tail
+from .readiness import kafka_answers, tcp_open
+
+RESOURCES = Path(__file__).with_name("kafka")
+POM = RESOURCES / "pom.xml"
+LOG4J = RESOURCES / "log4j2.yaml"
+HEAP = ["-Xms256m", "-Xmx768m"]
+
+
+def require_tool(name: str, hint: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise StackError(f"`{name}` was not found on PATH; {hint}")
+    return path
+
+
+def kafka_version() -> str:
+    namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
+    node = ET.parse(POM).getroot().find("m:properties/m:kafka.version", namespace)
+    if node is None or not (node.text or "").strip():
+        raise StackError(f"no <kafka.version> property in {POM}")
+    return node.text.strip()
+
+
+def jar_cache() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "smi-platform" / f"kafka-{kafka_version()}" / "libs"
+
+
+def ensure_jars() -> Path:
+    """Resolve the broker's jars once; a partial download never lands at the final path."""
+    libs = jar_cache()
+    if libs.is_dir():
+        return libs
+    mvn = require_tool("mvn", "install Apache Maven 3.8+ (Debian: apt-get install maven)")
+    libs.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=libs.parent))
+    try:
+        cmd = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+               "-DincludeScope=runtime", f"-DoutputDirectory={partial}"]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            raise StackError(f"Maven could not resolve Kafka jars ({' '.join(cmd)}):\n{output}")
+        partial.chmod(0o755)
+        try:
+            partial.rename(libs)
+        except OSError:
+            if not libs.is_dir():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return libs
+
+
+def write_config(layout: Layout) -> Path:
+    data, port, ctrl = layout.kafka_dir / "data", layout.kafka_port, layout.controller_port
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{ctrl}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data),
+        "num.partitions": "3",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    path = layout.kafka_dir / "server.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{key}={value}\n" for key, value in props.items()))
+    return path
+
+
+def _storage_tool(java: str, libs: Path, *args: str) -> str:
+    result = subprocess.run([java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", *args],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StackError(f"kafka StorageTool {args[0]} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout.strip()
+
+
+def format_storage(java: str, libs: Path, layout: Layout, config: Path) -> None:
+    if (layout.kafka_dir / "data" / "meta.properties").exists():
+        return
+    cluster_id = _storage_tool(java, libs, "random-uuid").splitlines()[-1]
+    _storage_tool(java, libs, "format", "-t", cluster_id, "-c", str(config))
+
+
+def logs_tail(layout: Layout) -> str:
+    console = tail(layout.logs / "kafka.console.log", 15)
+    return f"{tail(layout.logs / 'kafka.log')}\n--- console ---\n{console}"
+
+
+def start(layout: Layout, timeout: float = 90.0) -> int:
+    """Start the broker unless ours already runs; returns its pid once it answers metadata requests."""
+    pid_file = layout.pid_file("kafka")
+    pid = running_pid(pid_file)
+    if pid is not None:
+        return pid
+    java = require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    for port in (layout.kafka_port, layout.controller_port):
+        if port_in_use(port):
+            raise StackError(f"port {port} for Kafka is already in use by another process")
+    libs = ensure_jars()
+    config = write_config(layout)
+    format_storage(java, libs, layout, config)
+    cmd = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+           f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={layout.logs}",
+           "-cp", f"{libs}/*", "kafka.Kafka", str(config)]
+    pid = start_detached(cmd, log_file=layout.logs / "kafka.console.log", pid_file=pid_file,
+                         cwd=layout.kafka_dir)
+    try:
+        wait_ready(layout, timeout)
+    except StackError:
+        stop(layout)
+        raise
+    return pid
+
+
+def wait_ready(layout: Layout, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if running_pid(layout.pid_file("kafka")) is None:
+            raise StackError(f"Kafka exited during start-up; last log lines:\n{logs_tail(layout)}")
+        if tcp_open(layout.kafka_port) and kafka_answers(layout.bootstrap):
+            return
+        if time.monotonic() > deadline:
+            raise StackError(f"Kafka did not answer on {layout.bootstrap} within {timeout:.0f}s; "
+                             f"last log lines:\n{logs_tail(layout)}")
+        time.sleep(0.3)
+
+
+def stop(layout: Layout, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+    return stop_pid_file(layout.pid_file("kafka"), sig, timeout)

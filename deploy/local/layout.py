@@ -1,0 +1,85 @@
+"""Where a local stack lives: folders, ports and the addresses derived from them."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_KAFKA_PORT = 29092
+DEFAULT_PG_PORT = 25432
+
+
+def env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+def default_stack_dir() -> Path:
+    return Path(os.environ.get("SMI_STACK_DIR") or REPO_ROOT / ".stack")
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+    kafka_port: int
+    pg_port: int
+
+    @classmethod
+    def resolve(cls, stack_dir: str | Path | None = None, kafka_port: int | None = None,
+                pg_port: int | None = None) -> Layout:
+        """Ports: explicit arguments, then those recorded in the stack folder, then env, then defaults."""
+        root = Path(stack_dir or default_stack_dir()).resolve()
+        try:
+            recorded = json.loads((root / "stack.json").read_text())
+        except (FileNotFoundError, ValueError):
+            recorded = {}
+        return cls(
+            root=root,
+            kafka_port=(kafka_port or recorded.get("kafka_port") or env_int("SMI_STACK_KAFKA_PORT")
+                        or DEFAULT_KAFKA_PORT),
+            pg_port=pg_port or recorded.get("pg_port") or env_int("SMI_STACK_PG_PORT") or DEFAULT_PG_PORT,
+        )
+
+    def record(self) -> None:
+        for folder in (self.root, self.logs, self.run, self.kafka_dir, self.pg_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        data = {key: value for key, value in asdict(self).items() if key != "root"}
+        (self.root / "stack.json").write_text(json.dumps(data, indent=2) + "\n")
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.pg_dir / "data"
+
+    @property
+    def controller_port(self) -> int:
+        return self.kafka_port + 1
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://smi:smi@127.0.0.1:{self.pg_port}/smi"
+
+    def pid_file(self, name: str) -> Path:
+        return self.run / f"{name}.pid"

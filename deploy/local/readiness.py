@@ -1,0 +1,51 @@
+"""Probes that tell whether Kafka and PostgreSQL answer, callable with or without a running event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import socket
+from collections.abc import Coroutine
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+async def _list_topics(bootstrap: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def kafka_answers(bootstrap: str, timeout: float = 8.0) -> bool:
+    noisy = logging.getLogger("aiokafka")
+    level = noisy.level
+    noisy.setLevel(logging.CRITICAL)
+    try:
+        run_coroutine(asyncio.wait_for(_list_topics(bootstrap), timeout))
+        return True
+    except Exception:
+        return False
+    finally:
+        noisy.setLevel(level)

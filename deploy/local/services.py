@@ -1,0 +1,50 @@
+"""The platform's services, each run as `python -m services.<name>` in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Mapping
+
+from .layout import REPO_ROOT, Layout, env_int
+from .processes import StackError, running_pid, start_detached, stop_pid_file
+
+SERVICES = ("intake", "inventory", "housekeeping", "returns", "ssi")
+DEFAULT_METRICS_PORT_BASE = 9101
+
+
+def available() -> list[str]:
+    return [name for name in SERVICES if (REPO_ROOT / "services" / name / "__main__.py").exists()]
+
+
+def metrics_port(name: str) -> int:
+    base = env_int("SMI_STACK_METRICS_PORT_BASE") or DEFAULT_METRICS_PORT_BASE
+    return base + SERVICES.index(name)
+
+
+def python() -> str:
+    venv = REPO_ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def start(layout: Layout, name: str, env_overrides: Mapping[str, str] | None = None) -> int:
+    if name not in SERVICES:
+        raise StackError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+    pid_file = layout.pid_file(name)
+    if (pid := running_pid(pid_file)) is not None:
+        return pid
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "SMI_KAFKA_BOOTSTRAP_SERVERS": layout.bootstrap,
+        "SMI_DATABASE_URL": layout.database_url,
+        "SMI_METRICS_PORT": str(metrics_port(name)),
+        **(env_overrides or {}),
+    }
+    return start_detached([python(), "-m", f"services.{name}"], log_file=layout.logs / f"{name}.log",
+                          pid_file=pid_file, env=env, cwd=REPO_ROOT)
+
+
+def stop(layout: Layout, name: str, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+    return stop_pid_file(layout.pid_file(name), sig, timeout)

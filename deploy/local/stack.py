@@ -1,0 +1,169 @@
+"""The no-Docker local stack: Kafka, PostgreSQL and the platform's services as plain processes.
+
+Usage: python -m deploy.local.stack up [--no-services] | down | clean | status | env
+Environment: SMI_STACK_DIR, SMI_STACK_KAFKA_PORT, SMI_STACK_PG_PORT, SMI_STACK_METRICS_PORT_BASE;
+SMI_STACK_SKIP_PREPARE=1 skips topic creation and migrations (debugging the stack itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import kafka, postgres, services
+from .layout import Layout, env_int
+from .processes import StackError, running_pid
+from .readiness import run_coroutine
+
+StackDir = str | Path | None
+
+
+@contextlib.contextmanager
+def _locked(layout: Layout) -> Iterator[None]:
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with open(layout.root / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _recorded(stack_dir: StackDir, kafka_port: int | None = None, pg_port: int | None = None) -> Layout:
+    layout = Layout.resolve(stack_dir, kafka_port, pg_port)
+    layout.record()
+    return layout
+
+
+def ensure_infrastructure(stack_dir: StackDir = None, kafka_port: int | None = None,
+                          pg_port: int | None = None) -> tuple[str, str]:
+    """Start Kafka and PostgreSQL unless already running; returns (bootstrap servers, database URL)."""
+    layout = _recorded(stack_dir, kafka_port, pg_port)
+    with _locked(layout), ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(kafka.start, layout), pool.submit(postgres.start, layout)]
+        for future in started:
+            future.result()
+    return layout.bootstrap, layout.database_url
+
+
+def start_kafka(stack_dir: StackDir = None) -> int:
+    return kafka.start(_recorded(stack_dir))
+
+
+def stop_kafka(stack_dir: StackDir = None, sig: int = signal.SIGTERM) -> int | None:
+    return kafka.stop(Layout.resolve(stack_dir), sig)
+
+
+def start_postgres(stack_dir: StackDir = None) -> int:
+    return postgres.start(_recorded(stack_dir))
+
+
+def stop_postgres(stack_dir: StackDir = None, mode: str = "fast") -> int | None:
+    return postgres.stop(Layout.resolve(stack_dir), mode)
+
+
+def start_service(name: str, env_overrides: Mapping[str, str] | None = None, stack_dir: StackDir = None) -> int:
+    return services.start(Layout.resolve(stack_dir), name, env_overrides)
+
+
+def stop_service(name: str, sig: int = signal.SIGTERM, stack_dir: StackDir = None) -> int | None:
+    return services.stop(Layout.resolve(stack_dir), name, sig)
+
+
+def status(stack_dir: StackDir = None) -> dict[str, int | None]:
+    """Pid of each component of the stack, None when it does not run."""
+    layout = Layout.resolve(stack_dir)
+    return {name: running_pid(layout.pid_file(name)) for name in ("kafka", "postgres", *services.SERVICES)}
+
+
+def stop_all(stack_dir: StackDir = None) -> dict[str, int]:
+    """Stop what this stack started: services, then Kafka, then PostgreSQL. Keeps data; returns stopped pids."""
+    layout = Layout.resolve(stack_dir)
+    if not layout.root.exists():
+        return {}
+    stopped: dict[str, int | None] = {}
+    with _locked(layout):
+        for name in services.SERVICES:
+            stopped[name] = services.stop(layout, name)
+        stopped["kafka"] = kafka.stop(layout)
+        stopped["postgres"] = postgres.stop(layout)
+    return {name: pid for name, pid in stopped.items() if pid is not None}
+
+
+def clean(stack_dir: StackDir = None) -> None:
+    layout = Layout.resolve(stack_dir)
+    stop_all(layout.root)
+    shutil.rmtree(layout.root, ignore_errors=True)
+
+
+def prepare_platform(bootstrap: str, database_url: str) -> None:
+    from shared.bootstrap import prepare
+
+    run_coroutine(prepare(bootstrap, database_url))
+
+
+def up(stack_dir: StackDir = None, kafka_port: int | None = None, pg_port: int | None = None,
+       with_services: bool = True) -> Layout:
+    bootstrap, database_url = ensure_infrastructure(stack_dir, kafka_port, pg_port)
+    if os.environ.get("SMI_STACK_SKIP_PREPARE") != "1":
+        prepare_platform(bootstrap, database_url)
+    layout = Layout.resolve(stack_dir)
+    if with_services:
+        for name in services.available():
+            services.start(layout, name)
+    return layout
+
+
+def _describe(layout: Layout) -> None:
+    pids = status(layout.root)
+
+    def state(name: str) -> str:
+        return f"pid {pids[name]}" if pids[name] else "stopped"
+
+    print(f"{'Kafka':<13} {layout.bootstrap:<48} {state('kafka')}")
+    print(f"{'PostgreSQL':<13} {layout.database_url:<48} {state('postgres')}")
+    for name in services.SERVICES:
+        if pids[name] or name in services.available():
+            url = f"http://127.0.0.1:{services.metrics_port(name)}/metrics"
+            print(f"{name:<13} {url:<48} {state(name)}")
+    print(f"{'Logs':<13} {layout.logs}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.stack", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "clean", "status", "env"])
+    parser.add_argument("--no-services", action="store_true", help="start only Kafka and PostgreSQL")
+    parser.add_argument("--stack-dir", help="stack folder (default: $SMI_STACK_DIR or <repo>/.stack)")
+    args = parser.parse_args(argv)
+    layout = Layout.resolve(args.stack_dir, env_int("SMI_STACK_KAFKA_PORT"), env_int("SMI_STACK_PG_PORT"))
+    try:
+        if args.command == "up":
+            up(layout.root, layout.kafka_port, layout.pg_port, with_services=not args.no_services)
+            _describe(layout)
+        elif args.command in ("down", "clean"):
+            stopped = stop_all(layout.root)
+            listed = ", ".join(f"{name} (pid {pid})" for name, pid in stopped.items())
+            print(f"stopped: {listed or 'nothing'}")
+            if args.command == "clean":
+                shutil.rmtree(layout.root, ignore_errors=True)
+                print(f"removed {layout.root}")
+        elif args.command == "status":
+            _describe(layout)
+        else:
+            print(f"export KAFKA_BOOTSTRAP_SERVERS={layout.bootstrap}")
+            print(f"export DATABASE_URL={layout.database_url}")
+            print(f"export SMI_KAFKA_BOOTSTRAP_SERVERS={layout.bootstrap}")
+            print(f"export SMI_DATABASE_URL={layout.database_url}")
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
