@@ -13,6 +13,7 @@ from aiokafka.structs import ConsumerRecord
 
 from services.intake import domain, metrics, store
 from services.intake.domain import Accepted, Rejection
+from services.intake.signatures import check_signature
 from shared import kafka, logs
 from shared.duis import codec
 from shared.kafka import Output
@@ -81,11 +82,14 @@ async def _check(intake: Intake, record: ConsumerRecord, document: codec.Documen
     reply = ReplyTo(request_id=document.request_id, originator=request_id.originator,
                     format=document.format, schema_version=document.schema_version or codec.SCHEMA_VERSION)
     try:
-        accepted = domain.evaluate(document, request_id, await intake.parties.get(request_id.originator))
+        party = domain.check_originator(await intake.parties.get(request_id.originator), request_id)
+        check_signature(record.value, document, party, settings.signature_mode)
+    except Rejection as rejection:  # not from a known party: nothing recorded under its RequestID
+        return _answer(intake, document, reply, rejection, variant)
+    try:
+        accepted = domain.evaluate(document, request_id, party)
     except Rejection as rejection:
         output = _answer(intake, document, reply, rejection, variant)
-        if rejection.code == "E20":  # not a known party: nothing recorded under its RequestID
-            return output
         return _Taken(0, _row(request_id, variant, document, record, "rejected", output), output)
     output = _route(intake, accepted, reply, record)
     metrics.outcome(accepted.spec.variant, "routed")

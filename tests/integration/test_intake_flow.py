@@ -142,3 +142,31 @@ async def test_per_party_topics_keep_each_party_to_its_own_responses(kafka_boots
     finally:
         await bus.close()
         await drop_database(settings, database_url)
+
+
+async def test_signatures_required_refuse_unsigned_and_wrongly_signed_requests(kafka_bootstrap, database_url):
+    import asyncpg
+
+    from tests.pki import CertificateAuthority, sign
+    from tests.support import SUPPLIER_2, Bus, drop_database, isolated_settings
+    ca = CertificateAuthority()
+    mine, other = ca.issue(SUPPLIER), ca.issue(SUPPLIER_2)
+    settings = await isolated_settings(kafka_bootstrap, database_url, signature_mode="required")
+    conn = await asyncpg.connect(settings.database_url)
+    await conn.execute("update registry.parties set certificate = $1 where eui = $2", mine[1], SUPPLIER)
+    await conn.close()
+    bus = Bus(settings)
+    request = lambda n: build.request(SUPPLIER, n, "8.2", {"DeviceID": device_id(n)})  # noqa: E731
+    try:
+        async with running(serve, settings):
+            await bus.send(settings.topics.requests, sign(request(1), *mine))
+            await bus.send(settings.topics.requests, request(2))
+            await bus.send(settings.topics.requests, sign(request(3), *other))
+            await bus.send(settings.topics.requests, sign(request(1), *mine))  # the signed one, replayed
+            commands = await bus.read(settings.topics.inventory_commands, count=1, settle=1)
+            answers = await bus.read(settings.topics.responses, count=2, settle=1)
+        assert [orjson.loads(c.value)["reply"]["request_id"] for c in commands] == [build.request_id(SUPPLIER, 1)]
+        assert sorted(codec.read(a.value)["Header"]["ResponseCode"] for a in answers) == ["E22", "E23"]
+    finally:
+        await bus.close()
+        await drop_database(settings, database_url)
