@@ -5,7 +5,8 @@ For every batch:
    what each produced (`processed_records`), so a redelivered record publishes its saved
    outputs and changes nothing;
 2. one Kafka transaction publishes the outputs together with the consumer offsets
-   (`read_committed` readers never see a half-published batch).
+   (`read_committed` readers never see a half-published batch), overlapping with step 1 of
+   the next batch.
 A crash between the two leaves the offsets uncommitted; the batch comes back and step 1 finds
 it processed. A record whose handler fails on its own goes to the dead letters.
 """
@@ -43,6 +44,7 @@ class Processor:
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._last_pruned = 0.0
+        self._publishing: asyncio.Task | None = None
         # Per partition, the highest offset that may have been processed before this consumer
         # got it; records above it need no look-up in processed_records.
         self._seen_up_to: dict[tuple[str, int], int] = {}
@@ -61,6 +63,7 @@ class Processor:
                 if batch:
                     async with self._busy:
                         await self._process(batch)
+            await self.settled()
         finally:
             metrics.UP.labels(self.service).set(0)
             await self.consumer.stop()
@@ -69,10 +72,21 @@ class Processor:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def settled(self) -> None:
+        """Wait until the batch being published (if any) is committed."""
+        if self._publishing is not None:
+            await self._publishing
+
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Apply this batch while the previous one is still being published: the database
+        work of one overlaps the Kafka transaction of the other, and commits stay in order."""
         started = time.perf_counter()
-        records = [r for part in batch.values() for r in part]
-        outputs = await self._apply(records)
+        outputs = await self._apply([r for part in batch.values() for r in part])
+        await self.settled()
+        self._publishing = asyncio.create_task(self._finish(batch, outputs, started))
+
+    async def _finish(self, batch: dict[TopicPartition, list[ConsumerRecord]],
+                      outputs: list[Output], started: float) -> None:
         offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
         await self._publish(outputs, offsets)
         if time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS:
@@ -194,7 +208,7 @@ def _key(record: ConsumerRecord) -> Key:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Partitions are given up only after the batch in hand is committed; on taking
+    """Partitions are given up only after the batches in hand are committed; on taking
     partitions, learn how far a previous owner may have processed them."""
 
     def __init__(self, processor: Processor) -> None:
@@ -202,7 +216,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked) -> None:
         async with self.processor._busy:
-            pass
+            await self.processor.settled()
 
     async def on_partitions_assigned(self, assigned) -> None:
         p = self.processor

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from shared.bootstrap import prepare
@@ -41,6 +42,16 @@ async def isolated_settings(bootstrap: str, database_url: str, **overrides) -> S
 
 
 async def drop_database(settings: Settings, admin_url: str) -> None:
+    """Drop the test's database and delete its topics (every topic carrying its suffix)."""
+    suffix = settings.topics.requests.rpartition(".")[2]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if suffix in t]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
     name = settings.database_url.rpartition("/")[2]
     conn = await asyncpg.connect(admin_url)
     try:
