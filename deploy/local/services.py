@@ -12,6 +12,7 @@ from .processes import StackError, running_pid, start_detached, stop_pid_file
 
 SERVICES = ("intake", "inventory", "housekeeping", "returns", "ssi")
 DEFAULT_METRICS_PORT_BASE = 9101
+DEFAULT_HTTP_PORT_BASE = 8101
 
 
 def available() -> list[str]:
@@ -20,6 +21,12 @@ def available() -> list[str]:
 
 def metrics_port(name: str) -> int:
     base = env_int("SMI_STACK_METRICS_PORT_BASE") or DEFAULT_METRICS_PORT_BASE
+    return base + SERVICES.index(name)
+
+
+def http_port(name: str) -> int:
+    """The service's JSON API (intake has none, but keeps its slot so the numbers line up)."""
+    base = env_int("SMI_STACK_HTTP_PORT_BASE") or DEFAULT_HTTP_PORT_BASE
     return base + SERVICES.index(name)
 
 
@@ -40,6 +47,7 @@ def start(layout: Layout, name: str, env_overrides: Mapping[str, str] | None = N
         "SMI_KAFKA_BOOTSTRAP_SERVERS": layout.bootstrap,
         "SMI_DATABASE_URL": layout.database_url,
         "SMI_METRICS_PORT": str(metrics_port(name)),
+        "SMI_HTTP_PORT": str(http_port(name)),
         **(env_overrides or {}),
     }
     return start_detached([python(), "-m", f"services.{name}"], log_file=layout.logs / f"{name}.log",

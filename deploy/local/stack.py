@@ -130,7 +130,8 @@ def _describe(layout: Layout) -> None:
     for name in services.SERVICES:
         if pids[name] or name in services.available():
             url = f"http://127.0.0.1:{services.metrics_port(name)}/metrics"
-            print(f"{name:<13} {url:<48} {state(name)}")
+            api = f"  api http://127.0.0.1:{services.http_port(name)}/" if name != "intake" else ""
+            print(f"{name:<13} {url:<48} {state(name)}{api}")
     print(f"{'Logs':<13} {layout.logs}")
 
 
