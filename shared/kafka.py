@@ -1,5 +1,4 @@
 """Kafka plumbing: records out, dead letters, clients with the platform's settings, topics."""
-import uuid
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -65,7 +64,7 @@ def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOK
 def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        transactional_id=f"{name}-{uuid.uuid4().hex[:12]}",
+        transactional_id=f"{name}-{settings.instance_id}",
         enable_idempotence=True,
         linger_ms=2,
         max_request_size=4 * 1024 * 1024,

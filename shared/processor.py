@@ -36,17 +36,18 @@ PRUNE_EVERY_SECONDS = 10.0
 class Processor:
     def __init__(self, *, service: str, group_id: str, topics: Sequence[str], handler: Handler,
                  pool: asyncpg.Pool, settings: Settings, schema: str, pattern: str | None = None) -> None:
-        self.service, self.group_id, self.handler = service, group_id, handler
+        self.service, self.handler = service, handler
+        self.group_id = group_id + settings.group_suffix
         self.pool, self.settings, self.schema = pool, settings, schema
-        self.consumer = kafka.consumer(settings, group_id)
-        self.producer = kafka.transactional_producer(settings, group_id)
+        self.consumer = kafka.consumer(settings, self.group_id)
+        self.producer = kafka.transactional_producer(settings, self.group_id)
         self._topics, self._pattern = list(topics), pattern
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._last_pruned = 0.0
         self._publishing: asyncio.Task | None = None
-        # Per partition, the highest offset that may have been processed before this consumer
-        # got it; records above it need no look-up in processed_records.
+        # Per partition, the highest offset an earlier owner may have processed (read in the
+        # batch's own transaction); records above it need no look-up in processed_records.
         self._seen_up_to: dict[tuple[str, int], int] = {}
 
     async def run(self) -> None:
@@ -120,7 +121,8 @@ class Processor:
             delay = min(delay * 2, 5.0)
 
     async def _apply_in(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> list[Output]:
-        maybe_seen = [r for r in records if r.offset <= self._seen_up_to.get((r.topic, r.partition), -1)]
+        await self._learn_previous_owners(conn, records)
+        maybe_seen = [r for r in records if r.offset <= self._seen_up_to[(r.topic, r.partition)]]
         done = await self._load(conn, maybe_seen) if maybe_seen else {}
         fresh = [r for r in records if _key(r) not in done]
         produced = await self.handler(conn, fresh) if fresh else []
@@ -128,6 +130,21 @@ class Processor:
         await self._save(conn, zip(fresh, produced))
         done.update({_key(r): outs for r, outs in zip(fresh, produced)})
         return [o for r in records for o in done[_key(r)]]
+
+    async def _learn_previous_owners(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> None:
+        """For partitions new to this consumer: how far may an earlier owner have processed?"""
+        unknown = {(r.topic, r.partition) for r in records} - self._seen_up_to.keys()
+        if not unknown:
+            return
+        rows = await conn.fetch(
+            f"""select p.topic, p.partition, max(p."offset") as last
+                from {self.schema}.processed_records p
+                join unnest($2::text[], $3::int[]) as u(topic, partition)
+                  on (p.topic, p.partition) = (u.topic, u.partition)
+                where p.consumer = $1 group by p.topic, p.partition""",
+            self.group_id, [t for t, _ in unknown], [p for _, p in unknown])
+        found = {(r["topic"], r["partition"]): r["last"] for r in rows}
+        self._seen_up_to.update({key: found.get(key, -1) for key in unknown})
 
     async def _dead_letter_alone(self, record: ConsumerRecord) -> list[Output]:
         outputs = [kafka.dead_letter(self.settings, record, "the handler failed on this record",
@@ -208,8 +225,7 @@ def _key(record: ConsumerRecord) -> Key:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Partitions are given up only after the batches in hand are committed; on taking
-    partitions, learn how far a previous owner may have processed them."""
+    """Partitions are given up only after the batches in hand are committed."""
 
     def __init__(self, processor: Processor) -> None:
         self.processor = processor
@@ -217,11 +233,12 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked) -> None:
         async with self.processor._busy:
             await self.processor.settled()
+        self._forget(revoked)
 
     async def on_partitions_assigned(self, assigned) -> None:
-        p = self.processor
-        async with p.pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"""select topic, partition, max("offset") as last from {p.schema}.processed_records
-                    where consumer = $1 group by topic, partition""", p.group_id)
-        p._seen_up_to = {(r["topic"], r["partition"]): r["last"] for r in rows}
+        self._forget(assigned)
+
+    def _forget(self, partitions) -> None:
+        # Another consumer may process them meanwhile: ask the database again when they return.
+        for tp in partitions:
+            self.processor._seen_up_to.pop((tp.topic, tp.partition), None)

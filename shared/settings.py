@@ -1,9 +1,10 @@
 """Settings for every service, from the environment (prefix SMI_) or a .env file."""
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = 10
     returns_due_days: int = 90                  # a returned hub is due back this many days later
     returns_overdue_check_seconds: float = 3600.0
+    # Stable across restarts of one instance, distinct between instances running at once: a
+    # restarted instance then fences its predecessor and aborts the transaction it left open.
+    instance_id: str = Field(default_factory=socket.gethostname)
+    group_suffix: str = ""  # appended to consumer groups: platforms sharing one broker stay apart
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

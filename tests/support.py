@@ -36,6 +36,7 @@ async def isolated_settings(bootstrap: str, database_url: str, **overrides) -> S
         await conn.close()
     settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=f"{base}/{name}",
                         topics=topics, partitions=3, metrics_port=0, party_cache_seconds=0.2,
+                        group_suffix=f".{suffix}",
                         **overrides)
     await prepare(bootstrap, settings.database_url, settings)
     return settings
@@ -55,7 +56,12 @@ async def drop_database(settings: Settings, admin_url: str) -> None:
     name = settings.database_url.rpartition("/")[2]
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'drop database if exists "{name}" with (force)')
+        for attempt in range(10):
+            try:
+                await conn.execute(f'drop database if exists "{name}" with (force)')
+                return
+            except asyncpg.InsufficientPrivilegeError:
+                await asyncio.sleep(0.5)  # a superuser backend (autovacuum) is on it: wait
     finally:
         await conn.close()
 
@@ -70,6 +76,8 @@ def service_env(settings: Settings) -> dict[str, str]:
         "SMI_PARTITIONS": str(settings.partitions),
         "SMI_PARTY_CACHE_SECONDS": str(settings.party_cache_seconds),
         "SMI_LOG_FORMAT": "text",
+        "SMI_GROUP_SUFFIX": settings.group_suffix,
+        "SMI_INSTANCE_ID": settings.instance_id,
     })
     env.update({f"SMI_TOPICS__{k.upper()}": v for k, v in settings.topics.model_dump().items()})
     return env

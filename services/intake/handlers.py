@@ -158,19 +158,20 @@ async def _record(conn: asyncpg.Connection, taken: list[_Taken], outputs: list[l
             outputs[item.index] = [item.output]
     if not replays:
         return
-    known = await store.responses_of(conn, [t.row.request_id for t in replays])
-    waiting = []
+    # Registering a wait and finding no response must be one step: the response consumer may
+    # record the response at any moment.
+    ids = [t.row.request_id for t in replays]
+    waiting = await store.await_response(conn, ids)
+    known = await store.responses_of(conn, [i for i in ids if i not in waiting])
     for item in replays:
         metrics.outcome(item.row.variant, "replayed")
+        if item.row.request_id in waiting:
+            continue
         original = known[item.row.request_id]
-        if original["response"] is not None:
-            headers = (("content-type", f"application/{original['format']}"),
-                       ("request-id", item.row.request_id))
-            outputs[item.index] = [Output(original["response_topic"], original["response"],
-                                          item.row.originator.encode(), headers)]
-        else:
-            waiting.append(item.row.request_id)
-    await store.await_response(conn, waiting)
+        headers = (("content-type", f"application/{original['format']}"),
+                   ("request-id", item.row.request_id))
+        outputs[item.index] = [Output(original["response_topic"], original["response"],
+                                      item.row.originator.encode(), headers)]
 
 
 async def handle_responses(intake: Intake, conn: asyncpg.Connection,

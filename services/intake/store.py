@@ -44,14 +44,18 @@ async def responses_of(conn: asyncpg.Connection, request_ids: list[str]) -> dict
     return {r["request_id"]: r for r in rows}
 
 
-async def await_response(conn: asyncpg.Connection, request_ids: list[str]) -> None:
-    """Replays of requests still in flight: answered when their response is seen."""
-    await conn.execute(
+async def await_response(conn: asyncpg.Connection, request_ids: list[str]) -> set[str]:
+    """Replays of requests still without a response wait for it; return those that wait."""
+    if not request_ids:
+        return set()
+    rows = await conn.fetch(
         """update intake.requests r set pending_replays = r.pending_replays + n.count
            from (select id, count(*) as count from unnest($1::text[]) as id group by id) n
-           where r.request_id = n.id""",
+           where r.request_id = n.id and r.response is null
+           returning r.request_id""",
         request_ids,
     )
+    return {row["request_id"] for row in rows}
 
 
 async def record_response(conn: asyncpg.Connection, request_id: str, response: bytes,

@@ -71,7 +71,24 @@ def main() -> None:
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "scale": args.scale,
               "results": results}
     (ROOT / "bench-results.json").write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"wrote {ROOT / 'bench-results.json'}")
+    write_docs(report)
+    console.print(f"wrote {ROOT / 'bench-results.json'} and docs/benchmarks.md")
+
+
+def write_docs(report: dict) -> None:
+    """Replace the results table in docs/benchmarks.md, keeping the prose around it."""
+    doc = ROOT / "docs" / "benchmarks.md"
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    text = doc.read_text() if doc.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
+    rows = ["| bench | figure | value | target | same-run ceiling | note |", "|---|---|---|---|---|---|"]
+    rows += [f"| {r['bench']} | {r['name']} | {r['value']} {r['unit']} | {r['target']} | "
+             f"{r['ceiling'] if r['ceiling'] is not None else ''} | {r.get('note', '')} |"
+             for r in report["results"]]
+    table = "\n".join([f"Taken {report['taken_at']} on {report['machine']}, scale {report['scale']}.", "",
+                        *rows])
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    doc.write_text(f"{before}{start}\n{table}\n{end}{after}")
 
 
 if __name__ == "__main__":
