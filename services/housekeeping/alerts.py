@@ -1,0 +1,85 @@
+"""The N8 relay: reads the device events under a consumer group of its own and publishes the
+alerts for confirmed housekeeping removals together with its consumer offsets in one Kafka
+transaction, so an alert is published once even when a worker dies mid-batch (faust's own
+exactly-once mode has open bugs; this path does not depend on it)."""
+import asyncio
+import logging
+from functools import partial
+
+import asyncpg
+from aiokafka import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+
+from services.housekeeping.handlers import handle_removals
+from shared import kafka
+from shared.parties import PartyRegistry
+from shared.processor import TRANSIENT
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AlertRelay:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, group_id: str) -> None:
+        self.pool, self.group_id = pool, group_id
+        self.handle = partial(handle_removals, settings, PartyRegistry(pool, settings.party_cache_seconds))
+        self.consumer = kafka.consumer(settings, group_id)
+        self.producer = kafka.transactional_producer(settings, group_id)
+        self.topic = settings.topics.device_events
+        self._busy = asyncio.Lock()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.producer.start()
+        self.consumer.subscribe([self.topic], listener=_FinishBatch(self._busy))
+        await self.consumer.start()
+        try:
+            while not self._stopping.is_set():
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=5_000)
+                if batch:
+                    async with self._busy:
+                        await self._process(batch)
+        finally:
+            await self.consumer.stop()
+            await self.producer.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _process(self, batch) -> None:
+        records = [r for part in batch.values() for r in part]
+        delay = 0.2
+        while True:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    outputs = await self.handle(conn, records)
+                break
+            except TRANSIENT as error:
+                log.warning("database unavailable, retrying removals: %s", error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
+        delay = 0.2
+        while True:
+            try:
+                async with self.producer.transaction():
+                    for o in outputs:
+                        await self.producer.send(o.topic, o.value, key=o.key, headers=o.kafka_headers())
+                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
+                return
+            except KafkaError as error:
+                log.warning("publishing alerts failed, retrying: %r", error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+class _FinishBatch(ConsumerRebalanceListener):
+    def __init__(self, busy: asyncio.Lock) -> None:
+        self.busy = busy
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        async with self.busy:
+            pass
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        pass

@@ -1,0 +1,136 @@
+"""The faust app: a table of Pending devices keyed by Device ID, fed by inventory's device events,
+and the per-partition work (runs, forecasts, retention reports) that scans it.
+
+A run reaches every partition the faust way: the run message is fanned out to every partition of
+an internal work topic with as many partitions as the device events, so faust's co-partitioning
+assignor gives work partition p to the worker that holds table partition p, and that worker scans
+only its own entries. Delivery is at least once; every effect of the work is idempotent.
+"""
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import faust
+import orjson
+from aiokafka import AIOKafkaProducer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from pydantic import ValidationError
+
+from services.housekeeping import metrics
+from services.housekeeping.config import HousekeepingSettings, app_id
+from services.housekeeping.entries import parse_event
+from services.housekeeping.handlers import PartitionWork, parse_run_request
+from shared.processor import TRANSIENT
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _read_committed(create):
+    """faust reads uncommitted records unless it runs exactly-once itself; inventory publishes
+    its events in Kafka transactions, so an aborted event must never reach the table."""
+    if getattr(create, "read_committed", False):
+        return create
+
+    def create_worker_consumer(self, transport):
+        consumer = create(self, transport)
+        consumer._isolation_level = "read_committed"
+        return consumer
+    create_worker_consumer.read_committed = True
+    return create_worker_consumer
+
+
+AIOKafkaConsumerThread._create_worker_consumer = _read_committed(
+    AIOKafkaConsumerThread._create_worker_consumer)
+
+
+class Tracker:
+    def __init__(self, settings: Settings, config: HousekeepingSettings, work: PartitionWork,
+                 producer: AIOKafkaProducer, clock: Callable[[], datetime]) -> None:
+        self.settings, self.work, self.producer, self.clock = settings, work, producer, clock
+        self.partitions = settings.partitions
+        if not 0 < self.partitions < 256:
+            raise ValueError("housekeeping packs the partition in one byte: 1 to 255 partitions")
+        name = app_id(settings)
+        (config.data_dir / name).mkdir(parents=True, exist_ok=True)
+        self.app = faust.App(
+            name, broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
+            store="memory://", web_enabled=False, datadir=str(config.data_dir / name),
+            topic_partitions=self.partitions, topic_replication_factor=1,
+            consumer_auto_offset_reset="earliest", stream_buffer_maxsize=16_384,
+            broker_max_poll_records=2_000, producer_linger_ms=5,
+            broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
+        )
+        raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+        self.devices = self.app.Table("pending-devices", partitions=self.partitions,
+                                      key_type=bytes, value_type=bytes)
+        self.work_topic = self.app.topic(f"{name}-partition-work", partitions=self.partitions,
+                                         internal=True, **raw)
+        events = self.app.topic(settings.topics.device_events, **raw)
+        runs = self.app.topic(settings.topics.housekeeping_runs, **raw)
+        self.app.agent(events, name=f"{name}.track")(self._track)
+        self.app.agent(runs, name=f"{name}.runs")(self._fan_out_runs)
+        self.app.agent(self.work_topic, name=f"{name}.work")(self._partition_work)
+        self.app.timer(config.run_interval_seconds, on_leader=True)(self._scheduled_run)
+
+    def entries(self):
+        return self.devices.data.items()
+
+    async def _track(self, stream) -> None:
+        # In batches: faust's per-event machinery, not this code, bounds the ingestion rate.
+        # Each change goes to the changelog partition of its own event, as Table.__setitem__
+        # would send it, so that a table partition always moves with its device events.
+        async for events in stream.take_events(2_000, within=0.05):
+            for event in events:
+                try:
+                    key, entry = parse_event(event.message.partition, event.value)
+                except ValueError as error:
+                    await self.work.dead_letter(event.message, f"not a device event: {error}")
+                    continue
+                if entry is not None:
+                    self.devices.data[key] = entry
+                elif key in self.devices.data:
+                    del self.devices.data[key]
+                else:
+                    continue
+                self.devices.send_changelog(event.message.partition, key, entry, value_serializer="raw")
+            metrics.TRACKED_EVENTS.inc(len(events))
+
+    async def _fan_out_runs(self, stream) -> None:
+        async for event in stream.events():
+            try:
+                as_of = parse_run_request(event.value)
+            except ValueError as error:
+                await self.work.dead_letter(event.message, str(error))
+                continue
+            log.info("housekeeping run as of %s", as_of.isoformat())
+            await self.fan_out({"kind": "run", "as_of": as_of.isoformat(),
+                                "policy": self.work.policy.current.model_dump(mode="json")})
+
+    async def fan_out(self, work: dict) -> None:
+        value = orjson.dumps(work)
+        for partition in range(self.partitions):
+            await self.producer.send(self.work_topic.get_topic_name(), value, partition=partition)
+        await self.producer.flush()
+
+    async def _partition_work(self, stream) -> None:
+        async for event in stream.events():
+            delay = 0.2
+            while True:
+                try:
+                    work = orjson.loads(event.value)
+                    await self.work.handle(event.message.partition, work, self.entries)
+                except (ValueError, KeyError, TypeError, ValidationError) as error:
+                    await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
+                except TRANSIENT as error:  # the work is retried, never skipped
+                    log.warning("database unavailable, retrying partition work: %s", error)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                break
+
+    async def _scheduled_run(self) -> None:
+        as_of = self.clock().astimezone(UTC)
+        await self.producer.send(self.settings.topics.housekeeping_runs,
+                                 orjson.dumps({"as_of": as_of.isoformat()}))

@@ -1,0 +1,64 @@
+"""The Smart Metering Inventory: the only writer of the SMI.
+
+It completes the SRs that read and change the SMI (12.2, 8.2, 8.3, 8.4, 8.14.1, 8.14.2), adds
+delivered Comms Hubs from the CSP feed, removes devices housekeeping asks it to (only if still
+Pending since the instant housekeeping saw), withdraws returned hubs, and announces every change
+as a DeviceEvent committed together with it. Status moves follow one table (`transitions.py`).
+"""
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timezone
+from functools import partial
+
+from aiohttp import web
+
+from services.inventory import api, metrics, store
+from services.inventory.context import Inventory
+from services.inventory.handlers import handle
+from shared import db
+from shared.parties import PartyRegistry
+from shared.processor import Processor
+from shared.service import run_processors
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+GAUGE_REFRESH_SECONDS = 15.0
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    pool = await db.create_pool(settings.database_url, min_size=4, max_size=8)
+    runner = None
+    refresher = None
+    try:
+        async with pool.acquire() as conn:
+            await db.migrate(conn, ["inventory"])
+        inventory = Inventory(settings, PartyRegistry(pool, settings.party_cache_seconds))
+        processor = Processor(service="inventory", group_id="smi-inventory", pool=pool, settings=settings,
+                              schema="inventory", handler=partial(handle, inventory),
+                              topics=[settings.topics.inventory_commands, settings.topics.csp_events])
+        if settings.http_port:
+            runner = web.AppRunner(api.build(pool, lambda: datetime.now(timezone.utc)), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()
+        refresher = asyncio.create_task(_refresh_gauges(pool))
+        log.info("inventory consuming %s and %s", settings.topics.inventory_commands, settings.topics.csp_events)
+        await run_processors([processor], stop)
+    finally:
+        if refresher:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+        if runner:
+            await runner.cleanup()
+        await pool.close()
+
+
+async def _refresh_gauges(pool) -> None:
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                metrics.set_device_counts(await store.counts_by_type_and_status(conn))
+        except Exception as error:  # a metrics refresh never stops the service
+            log.warning("could not refresh device counts: %s", error)
+        await asyncio.sleep(GAUGE_REFRESH_SECONDS)

@@ -1,0 +1,61 @@
+"""What every inventory handler is given, and the outputs they all emit: responses and events."""
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from aiokafka.structs import ConsumerRecord
+
+from services.inventory import domain, metrics
+from services.inventory.domain import Device
+from services.inventory.store import History
+from shared.kafka import Output
+from shared.messages import DeviceEvent, ReplyTo
+from shared.parties import PartyRegistry
+from shared.responses import response
+from shared.settings import Settings
+
+SERVICE = "inventory"
+
+
+@dataclass
+class Inventory:
+    settings: Settings
+    parties: PartyRegistry
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+
+
+class Unusable(Exception):
+    """The input cannot be acted on and has nobody to answer: it goes to the dead letters."""
+
+
+def record_time(record: ConsumerRecord) -> datetime:
+    return datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
+
+
+def event_id(record: ConsumerRecord, device_id: str) -> str:
+    """Unique and stable: the input's position and the device (one event per device per input)."""
+    return f"{record.topic}:{record.partition}:{record.offset}:{device_id}"
+
+
+def publish(inv: Inventory, event: DeviceEvent) -> Output:
+    metrics.count_event(event.type)
+    return Output(inv.settings.topics.device_events, event.to_bytes(), event.device_id.encode(),
+                  (("event-type", event.type),))
+
+
+def answer(inv: Inventory, reply: ReplyTo, variant: str, code: str, body: dict | None = None,
+           reason: str | None = None) -> Output:
+    metrics.count_request(variant, code)
+    return response(inv.settings, reply, code, inv.clock(), body=body, reason=reason)
+
+
+def added(inv: Inventory, record: ConsumerRecord, device: Device, cause: str, party: str | None,
+          history: list[History], request_id: str | None = None,
+          command_id: str | None = None) -> Output:
+    """A device entered the SMI: its first history row (status-bearing devices) and its event."""
+    if device.status is not None:
+        history.append((device.device_id, None, device.status, device.added_at, cause, party,
+                        request_id or command_id))
+    return publish(inv, domain.event("DeviceAdded", device, device.added_at, cause,
+                                     event_id(record, device.device_id), reference=request_id,
+                                     command_id=command_id))

@@ -1,0 +1,175 @@
+"""The Service Requests inventory completes: 12.2, 8.2, 8.3, 8.4 and 8.14.1/8.14.2.
+
+Each gets exactly one response. A change is saved, logged in the status history and announced by
+one DeviceEvent per device, all in the transaction that records the request as handled.
+"""
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import asyncpg
+from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel, ValidationError
+
+from services.inventory import domain, store
+from services.inventory import transitions as t
+from services.inventory.context import Inventory, added, answer, event_id, publish
+from services.inventory.domain import Device
+from services.inventory.store import History
+from shared.duis import errors
+from shared.duis.catalogue import SERVICE_REQUESTS
+from shared.kafka import Output
+from shared.messages import HandleServiceRequest
+
+SERVICE = "inventory"
+RETURN_TO_PENDING = "return to Pending, AC 7.1"
+
+
+@dataclass(frozen=True)
+class Request:
+    record: ConsumerRecord
+    command: HandleServiceRequest
+    body: BaseModel
+
+    @property
+    def party(self) -> str:
+        return self.command.reply.originator
+
+    @property
+    def at(self) -> datetime:
+        return self.command.event_time
+
+    @property
+    def request_id(self) -> str:
+        return self.command.reply.request_id
+
+    @property
+    def variant(self) -> str:
+        return self.command.variant
+
+
+def validate(inv: Inventory, record: ConsumerRecord, command: HandleServiceRequest) -> Request | Output:
+    """The body re-validated with its catalogue model, or the rejection to send."""
+    spec = SERVICE_REQUESTS.get(command.variant)
+    if spec is None or spec.owner != SERVICE:
+        return answer(inv, command.reply, "unknown", "E8", reason=f"{command.variant!r:.20} is not served by inventory")
+    try:
+        body = spec.model.model_validate(command.body.get(spec.element))
+    except ValidationError as error:
+        return answer(inv, command.reply, command.variant, *errors.code_for(error, spec.element))
+    return Request(record, command, body)
+
+
+async def prenotify(inv: Inventory, conn: asyncpg.Connection, requests: list[Request]) -> list[list[Output]]:
+    """SR 12.2 for a run of consecutive requests, set-based: one look-up, one COPY per table."""
+    existing = await store.existing_ids(conn, [r.body.DeviceID for r in requests])
+    new: list[Device] = []
+    history: list[History] = []
+    outputs = []
+    for r in requests:
+        refusal = domain.prenotification_refusal(r.body, r.body.DeviceID in existing)
+        if refusal:
+            outputs.append([_refuse(inv, r, refusal)])
+            continue
+        existing.add(r.body.DeviceID)
+        device = domain.prenotified(r.body, r.party, r.command.roles, r.at)
+        new.append(device)
+        outputs.append([added(inv, r.record, device, "12.2", r.party, history, request_id=r.request_id),
+                        answer(inv, r.command.reply, r.variant, "I0")])
+    if new:
+        await store.insert(conn, new)
+        await store.append_history(conn, history)
+    return outputs
+
+
+async def handle(inv: Inventory, conn: asyncpg.Connection, r: Request) -> list[Output]:
+    """Every served SR but 12.2, one request at a time."""
+    if r.variant == "8.2":
+        return await read_inventory(inv, conn, r)
+    device = await store.device(conn, r.body.DeviceID)
+    if device is None:
+        return [_refuse(inv, r, t.Refused("E30", f"{r.body.DeviceID} is not in the Smart Metering Inventory"))]
+    try:
+        if r.variant == "8.3":
+            return await change_status(inv, conn, r, "8.3", device, "Decommissioned")
+        if r.variant in ("8.14.1", "8.14.2"):
+            target = "Commissioned" if r.variant == "8.14.1" else "InstalledNotCommissioned"
+            return await change_status(inv, conn, r, r.variant, device, target, whole_hub=True)
+        return await update_inventory(inv, conn, r, device)
+    except t.Refused as refusal:
+        return [_refuse(inv, r, refusal)]
+
+
+async def read_inventory(inv: Inventory, conn: asyncpg.Connection, r: Request) -> list[Output]:
+    body = r.body
+    if body.DeviceID is not None:
+        found = await store.device(conn, body.DeviceID, lock=False)
+        devices = [found] if found else []
+    elif body.MPxN is not None:
+        devices = await store.devices_at_mpxn(conn, body.MPxN, domain.MAX_DEVICES_PER_ANSWER)
+    else:
+        return [_refuse(inv, r, t.Refused("E35", "Read Inventory by UPRN or PropertyFilter is not supported"))]
+    if not devices:
+        return [_refuse(inv, r, t.Refused("E30", f"no device in the SMI for {body.DeviceID or body.MPxN}"))]
+    return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_body(devices))]
+
+
+async def update_inventory(inv: Inventory, conn: asyncpg.Connection, r: Request, device: Device) -> list[Output]:
+    body = r.body
+    if body.UpdateDeviceStatusExceptCH is not None:
+        return await change_status(inv, conn, r, "8.4 UpdateDeviceStatusExceptCH", device,
+                                   body.UpdateDeviceStatusExceptCH.DeviceStatus)
+    if body.UpdateDeviceStatusCH is not None:
+        return await change_status(inv, conn, r, "8.4 UpdateDeviceStatusCH", device,
+                                   body.UpdateDeviceStatusCH.DeviceStatus)
+    if body.DeleteDevice:
+        if refusal := domain.deletion_refusal(device, r.party):
+            raise refusal
+        if device.status is not None:
+            await store.append_history(conn, [(device.device_id, device.status, None, r.at,
+                                               "8.4 DeleteDevice", r.party, r.request_id)])
+        await store.archive(conn, device, r.at, "8.4 DeleteDevice", "deleted by request", None, r.request_id)
+        return [publish(inv, domain.event("DeviceDeleted", device, r.at, "8.4 DeleteDevice",
+                                          event_id(r.record, device.device_id), previous=device.status,
+                                          reference=r.request_id, reason="deleted by request")),
+                answer(inv, r.command.reply, r.variant, "I0")]
+    if refusal := domain.may_edit(device, r.party):
+        raise refusal
+    if body.UpdateMPxN is not None:
+        changed = replace(device, mpxn=body.UpdateMPxN.MPxN)
+    else:
+        changed = domain.with_details(device, body.UpdateDeviceDetails.model_dump(exclude_none=True))
+    await store.update(conn, [changed])
+    return [publish(inv, domain.event("DeviceDetailsChanged", changed, r.at, "8.4",
+                                      event_id(r.record, device.device_id), previous=device.status,
+                                      reference=r.request_id)),
+            answer(inv, r.command.reply, r.variant, "I0")]
+
+
+async def change_status(inv: Inventory, conn: asyncpg.Connection, r: Request, cause: str,
+                        device: Device, target: str, whole_hub: bool = False) -> list[Output]:
+    """One table-checked move; for a whole hub, its GPF moves with its CHF or neither moves."""
+    move = t.decide(cause, device.device_type, device.status, target, device.relations(r.party))
+    reason = RETURN_TO_PENDING if move.basis == "AC 7.1" else None
+    moving = [device]
+    if whole_hub and device.linked_device_id:
+        gpf = await store.device(conn, device.linked_device_id)
+        if gpf is not None:
+            if not t.allowed(cause, gpf.status, target):
+                raise t.Refused("E31", f"its GPF {gpf.device_id} may not move from {gpf.status} to {target}")
+            moving.append(gpf)
+    changed = [d.moved(target, r.at) for d in moving]
+    if whole_hub:  # the installing supplier becomes responsible for the hub
+        changed = [replace(d, responsible_supplier=r.party) for d in changed]
+    await store.update(conn, changed)
+    recorded = f"{cause} ({RETURN_TO_PENDING})" if reason else cause
+    await store.append_history(conn, [(d.device_id, d.status, target, r.at, recorded, r.party, r.request_id)
+                                      for d in moving])
+    events = [publish(inv, domain.event("DeviceStatusChanged", after, r.at, cause,
+                                        event_id(r.record, after.device_id), previous=before.status,
+                                        reference=r.request_id, reason=reason))
+              for before, after in zip(moving, changed)]
+    return [*events, answer(inv, r.command.reply, r.variant, "I0")]
+
+
+def _refuse(inv: Inventory, r: Request, refusal: t.Refused) -> Output:
+    return answer(inv, r.command.reply, r.variant, refusal.code, reason=refusal.reason)

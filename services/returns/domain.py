@@ -1,0 +1,135 @@
+"""The rules of bulk Comms Hub returns. Pure: no I/O, no clock.
+
+A return request names 1 to 999 hubs; each hub is accepted or refused on its own. An accepted
+hub gets a Returns Remedy Record, due back a fixed number of days after the request's event time.
+A record is closed when its CSP reports the hub received; one not received by its due date is
+overdue, and its returning party is alerted once.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.duis.models import CHFFaultReturn, CHFNoFaultReturn
+from shared.eui import EUI
+
+FAULT, NO_FAULT = "8.14.3", "8.14.4"
+ACCEPTED, UNDER_OPEN_RETURN = "I0", "E081404"
+ALL_ACCEPTED, SOME_ACCEPTED, NONE_ACCEPTED = "I0", "W1", "E081400"
+OVERDUE_ALERT_CODE = "N900"  # the project's own DCC Alert: a returned hub is overdue
+AGE_BUCKETS = ((30, "0-30d"), (60, "31-60d"), (90, "61-90d"), (180, "91-180d"))
+OLDEST_BUCKET = "over-180d"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the hubs come back: the DUIS fields that apply to every hub of the request."""
+    kind: Literal["fault", "no_fault"]
+    return_type: str
+    fault_reason: str | None = None
+    connection_method: str | None = None
+    incident_reference: str | None = None
+    user_ref_id: str | None = None
+    user_ref_datetime: datetime | None = None
+    additional_information: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        values = dict(self.__dict__)
+        if self.user_ref_datetime is not None:
+            values["user_ref_datetime"] = self.user_ref_datetime.isoformat()
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> "Reason":
+        stamp = values.get("user_ref_datetime")
+        return cls(**{**values, "user_ref_datetime": datetime.fromisoformat(stamp) if stamp else None})
+
+
+@dataclass(frozen=True)
+class ReturnRequest:
+    hubs: list[str]
+    other_device_ids: list[str | None]
+    reason: Reason
+
+
+def read_request(variant: str, body: CHFFaultReturn | CHFNoFaultReturn) -> ReturnRequest:
+    common = dict(incident_reference=body.IncidentReference, user_ref_id=body.UserRefID,
+                  user_ref_datetime=body.UserRefDateTime,
+                  additional_information=body.AdditionalInformation)
+    if variant == FAULT:
+        reason = Reason("fault", body.CHFFaultReturnType, body.CHFFaultReason,
+                        body.CHFConnectionMethod, **common)
+        others = list(body.OtherDeviceID) if body.OtherDeviceID else [None] * len(body.DeviceID)
+    else:
+        reason = Reason("no_fault", body.CHFNoFaultReturnType, **common)
+        others = [None] * len(body.DeviceID)
+    return ReturnRequest(list(body.DeviceID), others, reason)
+
+
+def own_refusals(hubs: list[str], under_return: set[str]) -> dict[str, str]:
+    """The hubs this service refuses before asking inventory: those already being returned."""
+    return {hub: UNDER_OPEN_RETURN for hub in hubs if hub in under_return}
+
+
+def overall_code(hub_codes: list[str]) -> str:
+    accepted = sum(code == ACCEPTED for code in hub_codes)
+    if accepted == len(hub_codes):
+        return ALL_ACCEPTED
+    return SOME_ACCEPTED if accepted else NONE_ACCEPTED
+
+
+def due_by(created_at: datetime, days: int) -> date:
+    return (created_at + timedelta(days=days)).date()
+
+
+def is_overdue(due: date, as_of: datetime) -> bool:
+    """Due by the end of its due date (UTC): overdue from the next day on."""
+    return as_of.date() > due
+
+
+def age_bucket(created_at: datetime, as_of: datetime) -> str:
+    days = (as_of - created_at).days
+    for limit, name in AGE_BUCKETS:
+        if days <= limit:
+            return name
+    return OLDEST_BUCKET
+
+
+@dataclass(frozen=True)
+class HubOutcome:
+    device_id: str
+    code: str
+    reference: str | None = None
+    due: date | None = None
+
+
+def response_body(outcomes: list[HubOutcome]) -> dict[str, Any]:
+    """The bulk return answer: per hub its code, and for an accepted hub its record and due date."""
+    return {"BulkReturnResult": {"HubResult": [
+        {"DeviceID": o.device_id, "ResponseCode": o.code,
+         "ReturnsRemedyRecordReference": o.reference,
+         "ReturnDueDate": o.due.isoformat() if o.due else None}
+        for o in outcomes]}}
+
+
+def overdue_alert(device_id: str, reference: str, request_id: str, due: date) -> dict[str, Any]:
+    return {"DCCAlertCode": OVERDUE_ALERT_CODE,
+            "DCCAlert": {"CommsHubReturnOverdue": {
+                "DeviceID": device_id, "ReturnsRemedyRecordReference": reference,
+                "RequestID": request_id, "ReturnDueDate": due.isoformat()}}}
+
+
+class ReturnReceived(BaseModel):
+    """CSP feed: the hub came back to the DCC, with what the CSP found."""
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    type: Literal["ReturnReceived"]
+    device_id: EUI
+    outcome: Literal["fault_confirmed", "no_fault_found"]
+
+
+class CheckOverdue(BaseModel):
+    """An overdue check as of an instant; sent to the returns commands topic by the scheduler."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["CheckOverdue"] = "CheckOverdue"
+    as_of: datetime

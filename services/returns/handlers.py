@@ -1,0 +1,180 @@
+"""Returns' handlers: one function per input; each loads, decides, saves and emits.
+
+A return request is answered once: at once when this service refuses every hub itself, otherwise
+when inventory's HubsReturned arrives, in the same transaction that opens the records. A request
+already known is answered again with its saved response and opens nothing.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import asyncpg
+import orjson
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from services.returns import domain, metrics, store
+from services.returns.domain import CheckOverdue, HubOutcome, ReturnReceived
+from shared import kafka
+from shared.duis import codec, errors
+from shared.duis.catalogue import SERVICE_REQUESTS
+from shared.eui import canonical_eui
+from shared.kafka import Output
+from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type
+from shared.parties import PartyRegistry
+from shared.responses import alert_topic, response
+from shared.settings import Settings
+
+SERVICE = "returns"
+
+
+@dataclass
+class Returns:
+    settings: Settings
+    parties: PartyRegistry
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+
+class Refused(Exception):
+    """The input cannot be handled: it goes to the dead letters with this reason."""
+
+
+async def handle(returns: Returns, conn: asyncpg.Connection,
+                 records: list[ConsumerRecord]) -> list[list[Output]]:
+    outputs = []
+    for record in records:
+        try:
+            outputs.append(await _dispatch(returns, conn, record))
+        except (Refused, ValidationError) as error:
+            outputs.append([kafka.dead_letter(returns.settings, record, str(error), SERVICE)])
+    return outputs
+
+
+async def _dispatch(returns: Returns, conn: asyncpg.Connection, record: ConsumerRecord) -> list[Output]:
+    topics, kind = returns.settings.topics, message_type(record.value or b"")
+    if record.topic == topics.csp_events:
+        # The CSP feed is shared with inventory, which owns every other event on it.
+        return await on_return_received(returns, conn, record) if kind == "ReturnReceived" else []
+    if record.topic == topics.inventory_replies:
+        if kind is None:
+            raise Refused("not a JSON message with a type")
+        return await on_hubs_returned(returns, conn, record) if kind == "HubsReturned" else []
+    if kind == "HandleServiceRequest":
+        return await on_return_request(returns, conn, record)
+    if kind == "CheckOverdue":
+        return await on_check_overdue(returns, conn, record)
+    raise Refused(f"returns takes HandleServiceRequest or CheckOverdue commands, not {kind!r:.40}")
+
+
+async def on_return_request(returns: Returns, conn: asyncpg.Connection,
+                            record: ConsumerRecord) -> list[Output]:
+    command = HandleServiceRequest.model_validate_json(record.value)
+    request_id = canonical_request_id(command.reply.request_id)
+    known = await store.request(conn, request_id)
+    if known is not None:
+        metrics.REQUESTS.labels(command.variant, "replayed").inc()
+        return [_saved_response(known, command.reply)] if known["state"] == "answered" else []
+    spec = SERVICE_REQUESTS.get(command.variant)
+    if spec is None or spec.owner != SERVICE:
+        return [_reject(returns, command.reply, "E8", f"{command.variant!r:.20} is not a return")]
+    try:
+        body = spec.model.model_validate(command.body.get(spec.element))
+    except ValidationError as error:
+        return [_reject(returns, command.reply, *errors.code_for(error, spec.element))]
+    wanted = domain.read_request(command.variant, body)
+    refused = domain.own_refusals(wanted.hubs, await store.hubs_under_return(conn, wanted.hubs))
+    remaining = [hub for hub in wanted.hubs if hub not in refused]
+    command_id = f"returns:{request_id}" if remaining else None
+    await store.insert_request(
+        conn, request_id=request_id, originator=command.reply.originator, variant=command.variant,
+        reply=command.reply.model_dump(mode="json"), reason=wanted.reason,
+        event_time=command.event_time, command_id=command_id, hubs=wanted.hubs,
+        others=wanted.other_device_ids, codes=[refused.get(hub) for hub in wanted.hubs])
+    if not remaining:
+        return [await _answer(returns, conn, request_id, command.reply, command.variant)]
+    ask = ReturnHubs(command_id=command_id, request_id=request_id, originator=command.reply.originator,
+                     event_time=command.event_time, hubs=remaining)
+    return [Output(returns.settings.topics.inventory_commands, ask.to_bytes(), request_id.encode())]
+
+
+async def on_hubs_returned(returns: Returns, conn: asyncpg.Connection,
+                           record: ConsumerRecord) -> list[Output]:
+    reply = HubsReturned.model_validate_json(record.value)
+    req = await store.request(conn, reply.request_id)
+    if req is None or req["command_id"] != reply.command_id:
+        raise Refused(f"no return request {reply.request_id} asked inventory with {reply.command_id}")
+    if req["state"] == "answered":
+        return []  # the same answer again: the request is settled
+    awaiting = await store.awaiting_hubs(conn, reply.request_id)
+    results = {r.device_id: r for r in reply.results}
+    if set(results) != set(awaiting) or len(results) != len(reply.results):
+        raise Refused(f"inventory answered for {len(results)} hubs, {len(awaiting)} were asked")
+    reason = domain.Reason.from_json(orjson.loads(req["reason"]))
+    due = domain.due_by(req["event_time"], returns.settings.returns_due_days)
+    accepted = [(r.device_id, r.gpf_id, awaiting[r.device_id]["other_device_id"])
+                for r in reply.results if r.code == domain.ACCEPTED]
+    references = await store.open_records(conn, req, reason, due, accepted)
+    await store.set_hub_codes(conn, reply.request_id,
+                              [awaiting[r.device_id]["position"] for r in reply.results],
+                              [r.code for r in reply.results],
+                              [references.get(r.device_id) for r in reply.results])
+    reply_to = ReplyTo.model_validate(orjson.loads(req["reply"]))
+    return [await _answer(returns, conn, reply.request_id, reply_to, req["variant"])]
+
+
+async def on_return_received(returns: Returns, conn: asyncpg.Connection,
+                             record: ConsumerRecord) -> list[Output]:
+    event = ReturnReceived.model_validate_json(record.value)
+    at = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
+    if await store.receive(conn, event.device_id, event.outcome, at) is None:
+        raise Refused(f"hub {event.device_id} has no open Returns Remedy Record")
+    metrics.RECEIVED.labels(event.outcome).inc()
+    return []
+
+
+async def on_check_overdue(returns: Returns, conn: asyncpg.Connection,
+                           record: ConsumerRecord) -> list[Output]:
+    check = CheckOverdue.model_validate_json(record.value)
+    outputs = []
+    for row in await store.mark_overdue(conn, check.as_of):
+        party = await returns.parties.get(row["originator"])
+        fmt = party.alert_format if party else "xml"
+        alert = domain.overdue_alert(row["device_id"], row["reference"], row["request_id"], row["due_by"])
+        outputs.append(Output(
+            alert_topic(returns.settings, row["originator"]),
+            codec.encode(alert, fmt, root="DCCAlertMessage"), row["originator"].encode(),
+            (("content-type", f"application/{fmt}"), ("alert-code", domain.OVERDUE_ALERT_CODE))))
+    metrics.OVERDUE_ALERTS.inc(len(outputs))
+    return outputs
+
+
+async def _answer(returns: Returns, conn: asyncpg.Connection, request_id: str, reply: ReplyTo,
+                  variant: str) -> Output:
+    hubs = [HubOutcome(r["device_id"], r["code"], r["reference"], r["due_by"])
+            for r in await store.hub_outcomes(conn, request_id)]
+    code = domain.overall_code([h.code for h in hubs])
+    now = returns.clock()
+    output = response(returns.settings, reply, code, now, body=domain.response_body(hubs))
+    await store.answer(conn, request_id, code, output, now)
+    metrics.answered(variant, code, [h.code for h in hubs])
+    return output
+
+
+def _reject(returns: Returns, reply: ReplyTo, code: str, reason: str) -> Output:
+    metrics.REQUESTS.labels("unknown", code).inc()
+    return response(returns.settings, reply, code, returns.clock(), reason=reason)
+
+
+def _saved_response(known: asyncpg.Record, reply: ReplyTo) -> Output:
+    return Output(known["response_topic"], known["response"], reply.originator.encode(),
+                  (("content-type", f"application/{reply.format}"), ("request-id", reply.request_id),
+                   ("response-code", known["response_code"])))
+
+
+def canonical_request_id(value: str) -> str:
+    """originator:target:counter with upper-case EUIs and a plain decimal counter."""
+    try:
+        originator, target, counter = value.split(":")
+        return f"{canonical_eui(originator)}:{canonical_eui(target)}:{int(counter)}"
+    except ValueError:
+        raise Refused(f"RequestID {value!r:.80} is not originator:target:counter") from None
