@@ -9,13 +9,11 @@ import asyncpg
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
-from services.inventory import domain, metrics, store
+from services.inventory import additions, domain, metrics, store
 from services.inventory import service_requests as sr
 from services.inventory import transitions as t
-from services.inventory.context import (SERVICE, Inventory, Unusable, added, event_id, publish,
-                                        record_time)
+from services.inventory.context import SERVICE, Inventory, Unusable, event_id, publish
 from services.inventory.domain import CommsHubDelivered, EnrolSMETS1Device
-from services.inventory.store import History
 from shared import kafka
 from shared.eui import canonical_eui
 from shared.kafka import Output
@@ -44,7 +42,7 @@ async def handle(inv: Inventory, conn: asyncpg.Connection,
             parsed.append((index, record, message, message_id(message)))
     seen = await store.handled(conn, [mid for *_, mid in parsed if mid])
     new_ids: list[str] = []
-    run: list[tuple[int, sr.Request]] = []
+    run: list[additions.Addition] = []
     for index, record, message, mid in parsed:
         if mid is not None:
             if mid in seen:
@@ -53,22 +51,23 @@ async def handle(inv: Inventory, conn: asyncpg.Connection,
             seen.add(mid)
             new_ids.append(mid)
         if isinstance(message, HandleServiceRequest):
-            request = sr.validate(inv, record, message)
-            if not isinstance(request, sr.Request):
-                outputs[index] = [request]
-            elif request.variant == "12.2":
-                run.append((index, request))
-            else:
-                await _prenotify(inv, conn, run, outputs)
-                outputs[index] = await sr.handle(inv, conn, request)
+            message = sr.validate(inv, record, message)
+            if not isinstance(message, sr.Request):
+                outputs[index] = [message]
+                continue
+        if additions.is_addition(message):
+            run.append(additions.Addition(index, record, message))
             continue
-        await _prenotify(inv, conn, run, outputs)
+        await additions.apply(inv, conn, run, outputs)
         try:
-            outputs[index] = await dispatch(inv, conn, record, message)
+            if isinstance(message, sr.Request):
+                outputs[index] = await sr.handle(inv, conn, message)
+            else:
+                outputs[index] = await dispatch(inv, conn, record, message)
         except Unusable as error:
             metrics.COMMANDS.labels(type(message).__name__, "dead_letter").inc()
             outputs[index] = [kafka.dead_letter(inv.settings, record, str(error), SERVICE)]
-    await _prenotify(inv, conn, run, outputs)
+    await additions.apply(inv, conn, run, outputs)
     await store.mark_handled(conn, new_ids)
     return outputs
 
@@ -102,56 +101,11 @@ def canonical_request_id(value: str) -> str:
         return value
 
 
-async def _prenotify(inv: Inventory, conn: asyncpg.Connection, run: list[tuple[int, sr.Request]],
-                     outputs: list[list[Output]]) -> None:
-    if run:
-        for (index, _), produced in zip(run, await sr.prenotify(inv, conn, [r for _, r in run])):
-            outputs[index] = produced
-        run.clear()
-
-
 async def dispatch(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,
                    message: BaseModel) -> list[Output]:
-    if isinstance(message, CommsHubDelivered):
-        return await on_hub_delivered(inv, conn, record, message)
     if isinstance(message, RemoveDevice):
         return await on_remove_device(inv, conn, record, message)
-    if isinstance(message, ReturnHubs):
-        return await on_return_hubs(inv, conn, record, message)
-    return await on_smets1_enrolment(inv, conn, record, message)
-
-
-async def on_hub_delivered(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,
-                           event: CommsHubDelivered) -> list[Output]:
-    csp, orderer = await inv.parties.get(event.csp_id), await inv.parties.get(event.ordering_party)
-    if csp is None or csp.kind != "csp":
-        raise Unusable(f"csp_id {event.csp_id} is not a CSP in the party registry")
-    if orderer is None or orderer.kind != "service_user":
-        raise Unusable(f"ordering_party {event.ordering_party} is not a DCC User in the party registry")
-    if event.chf_id == event.gpf_id:
-        raise Unusable("chf_id and gpf_id are the same device")
-    if known := await store.existing_ids(conn, [event.chf_id, event.gpf_id]):
-        raise Unusable(f"already in the SMI: {', '.join(sorted(known))}")
-    history: list[History] = []
-    hub = domain.delivered_hub(event, record_time(record))
-    outputs = [added(inv, record, device, "CommsHubDelivered", event.csp_id, history) for device in hub]
-    await store.insert(conn, list(hub))
-    await store.append_history(conn, history)
-    metrics.COMMANDS.labels("CommsHubDelivered", "added").inc()
-    return outputs
-
-
-async def on_smets1_enrolment(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,
-                              command: EnrolSMETS1Device) -> list[Output]:
-    if await store.existing_ids(conn, [command.device_id]):
-        raise Unusable(f"{command.device_id} is already in the SMI")
-    device = domain.enrolled(command)
-    history: list[History] = []
-    output = added(inv, record, device, "SMETS1Enrolment", None, history, command_id=command.command_id)
-    await store.insert(conn, [device])
-    await store.append_history(conn, history)
-    metrics.COMMANDS.labels("EnrolSMETS1Device", "added").inc()
-    return [output]
+    return await on_return_hubs(inv, conn, record, message)
 
 
 async def on_remove_device(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,

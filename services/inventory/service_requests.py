@@ -59,26 +59,18 @@ def validate(inv: Inventory, record: ConsumerRecord, command: HandleServiceReque
     return Request(record, command, body)
 
 
-async def prenotify(inv: Inventory, conn: asyncpg.Connection, requests: list[Request]) -> list[list[Output]]:
-    """SR 12.2 for a run of consecutive requests, set-based: one look-up, one COPY per table."""
-    existing = await store.existing_ids(conn, [r.body.DeviceID for r in requests])
-    new: list[Device] = []
-    history: list[History] = []
-    outputs = []
-    for r in requests:
-        refusal = domain.prenotification_refusal(r.body, r.body.DeviceID in existing)
-        if refusal:
-            outputs.append([_refuse(inv, r, refusal)])
-            continue
-        existing.add(r.body.DeviceID)
-        device = domain.prenotified(r.body, r.party, r.command.roles, r.at)
-        new.append(device)
-        outputs.append([added(inv, r.record, device, "12.2", r.party, history, request_id=r.request_id),
-                        answer(inv, r.command.reply, r.variant, "I0")])
-    if new:
-        await store.insert(conn, new)
-        await store.append_history(conn, history)
-    return outputs
+def prenotify(inv: Inventory, r: Request, existing: set[str], new: list[Device],
+              history: list[History]) -> list[Output]:
+    """SR 12.2 for one request of a run of additions (see `additions`): `existing` holds every
+    Device ID of the SMI the run could clash with, and grows as devices are added."""
+    refusal = domain.prenotification_refusal(r.body, r.body.DeviceID in existing)
+    if refusal:
+        return [_refuse(inv, r, refusal)]
+    existing.add(r.body.DeviceID)
+    device = domain.prenotified(r.body, r.party, r.command.roles, r.at)
+    new.append(device)
+    return [added(inv, r.record, device, "12.2", r.party, history, request_id=r.request_id),
+            answer(inv, r.command.reply, r.variant, "I0")]
 
 
 async def handle(inv: Inventory, conn: asyncpg.Connection, r: Request) -> list[Output]:

@@ -1,0 +1,94 @@
+"""Devices entering the SMI, set-based: a run of consecutive additions (SR 12.2, CSP
+deliveries, SMETS1 enrolments) is checked with one look-up and written with one COPY per table."""
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka.structs import ConsumerRecord
+
+from services.inventory import domain, metrics, store
+from services.inventory import service_requests as sr
+from services.inventory.context import SERVICE, Inventory, Unusable, added, record_time
+from services.inventory.domain import CommsHubDelivered, Device, EnrolSMETS1Device
+from services.inventory.store import History
+from shared import kafka
+from shared.kafka import Output
+
+Message = sr.Request | CommsHubDelivered | EnrolSMETS1Device
+
+
+@dataclass(frozen=True)
+class Addition:
+    index: int
+    record: ConsumerRecord
+    message: Message
+
+
+def is_addition(message: object) -> bool:
+    return isinstance(message, CommsHubDelivered | EnrolSMETS1Device) or (
+        isinstance(message, sr.Request) and message.variant == "12.2")
+
+
+def _device_ids(message: Message) -> list[str]:
+    if isinstance(message, CommsHubDelivered):
+        return [message.chf_id, message.gpf_id]
+    if isinstance(message, EnrolSMETS1Device):
+        return [message.device_id]
+    return [message.body.DeviceID]
+
+
+async def apply(inv: Inventory, conn: asyncpg.Connection, run: list[Addition],
+                outputs: list[list[Output]]) -> None:
+    """Apply the run (in order) and empty it."""
+    if not run:
+        return
+    existing = await store.existing_ids(conn, [i for a in run for i in _device_ids(a.message)])
+    new: list[Device] = []
+    history: list[History] = []
+    for a in run:
+        try:
+            outputs[a.index] = await _one(inv, a, existing, new, history)
+        except Unusable as error:
+            metrics.COMMANDS.labels(type(a.message).__name__, "dead_letter").inc()
+            outputs[a.index] = [kafka.dead_letter(inv.settings, a.record, str(error), SERVICE)]
+    if new:
+        await store.insert(conn, new)
+        await store.append_history(conn, history)
+    run.clear()
+
+
+async def _one(inv: Inventory, a: Addition, existing: set[str], new: list[Device],
+               history: list[History]) -> list[Output]:
+    if isinstance(a.message, sr.Request):
+        return sr.prenotify(inv, a.message, existing, new, history)
+    if isinstance(a.message, CommsHubDelivered):
+        return await _hub_delivered(inv, a.record, a.message, existing, new, history)
+    return _smets1_enrolled(inv, a.record, a.message, existing, new, history)
+
+
+async def _hub_delivered(inv: Inventory, record: ConsumerRecord, event: CommsHubDelivered,
+                         existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
+    csp, orderer = await inv.parties.get(event.csp_id), await inv.parties.get(event.ordering_party)
+    if csp is None or csp.kind != "csp":
+        raise Unusable(f"csp_id {event.csp_id} is not a CSP in the party registry")
+    if orderer is None or orderer.kind != "service_user":
+        raise Unusable(f"ordering_party {event.ordering_party} is not a DCC User in the party registry")
+    if event.chf_id == event.gpf_id:
+        raise Unusable("chf_id and gpf_id are the same device")
+    if known := existing & {event.chf_id, event.gpf_id}:
+        raise Unusable(f"already in the SMI: {', '.join(sorted(known))}")
+    hub = domain.delivered_hub(event, record_time(record))
+    existing.update((event.chf_id, event.gpf_id))
+    new.extend(hub)
+    metrics.COMMANDS.labels("CommsHubDelivered", "added").inc()
+    return [added(inv, record, device, "CommsHubDelivered", event.csp_id, history) for device in hub]
+
+
+def _smets1_enrolled(inv: Inventory, record: ConsumerRecord, command: EnrolSMETS1Device,
+                     existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
+    if command.device_id in existing:
+        raise Unusable(f"{command.device_id} is already in the SMI")
+    device = domain.enrolled(command)
+    existing.add(command.device_id)
+    new.append(device)
+    metrics.COMMANDS.labels("EnrolSMETS1Device", "added").inc()
+    return [added(inv, record, device, "SMETS1Enrolment", None, history, command_id=command.command_id)]
