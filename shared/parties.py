@@ -22,6 +22,7 @@ class Party(BaseModel):
     csp_region: str | None = None
     alert_format: Literal["xml", "json"] = "xml"
     certificate: str | None = None
+    credential: str | None = None  # salted hash of the sign-in secret (Self-Service Interface)
 
 
 def load_file(path: Path) -> list[Party]:
@@ -30,15 +31,18 @@ def load_file(path: Path) -> list[Party]:
 
 
 async def upsert(conn: asyncpg.Connection, parties: list[Party]) -> None:
+    # A party given without a credential keeps the one it has.
     await conn.executemany(
-        """insert into registry.parties (eui, name, kind, roles, csp_region, alert_format, certificate)
-           values ($1, $2, $3, $4, $5, $6, $7)
+        """insert into registry.parties (eui, name, kind, roles, csp_region, alert_format, certificate,
+                                         credential)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
            on conflict (eui) do update set name = excluded.name, kind = excluded.kind,
              roles = excluded.roles, csp_region = excluded.csp_region,
              alert_format = excluded.alert_format, certificate = excluded.certificate,
+             credential = coalesce(excluded.credential, registry.parties.credential),
              updated_at = now()""",
-        [(p.eui, p.name, p.kind, sorted(p.roles), p.csp_region, p.alert_format, p.certificate)
-         for p in parties],
+        [(p.eui, p.name, p.kind, sorted(p.roles), p.csp_region, p.alert_format, p.certificate,
+          p.credential) for p in parties],
     )
 
 

@@ -41,14 +41,16 @@ def routes(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> web.Application
             return _json(await tracking.party_requests(conn, request.match_info["party"], limit, offset))
 
     async def party_request(request: web.Request) -> web.Response:
-        """One of the party's requests and a page of its hubs: 404 when it is not the party's."""
+        """One of the party's requests and a page of its hubs (?status=, ?limit=, ?offset=,
+        ?history=false to leave the records' histories out): 404 when it is not the party's."""
         status = request.query.get("status") or None
         limit = min(max(int(request.query.get("limit", 100)), 1), 1000)
         offset = max(int(request.query.get("offset", 0)), 0)
         request_id = request.match_info["request_id"]
         async with pool.acquire() as conn:
             return _found(await tracking.party_request_hubs(
-                conn, request.match_info["party"], request_id, status, limit, offset), request_id)
+                conn, request.match_info["party"], request_id, status, limit, offset,
+                request.query.get("history") != "false"), request_id)
 
     async def open_report(request: web.Request) -> web.Response:
         as_of = datetime.fromisoformat(request.query["as_of"]) if "as_of" in request.query else clock()

@@ -251,15 +251,18 @@ async def hub_status_counts(conn: asyncpg.Connection, request_id: str) -> list[a
     )
 
 
+_HISTORY = """coalesce((select jsonb_agg(jsonb_build_object('at', x.at, 'event', x.event, 'detail', x.detail)
+                                  order by x.seq)
+                 from returns.record_history x where x.reference = h.reference), '[]')"""
+
+
 async def hub_page(conn: asyncpg.Connection, request_id: str, status: str | None, limit: int,
-                   offset: int) -> list[asyncpg.Record]:
+                   offset: int, with_history: bool = True) -> list[asyncpg.Record]:
     """One page of a request's hubs in request order, optionally of one status, with each
-    record's history (the primary key on (request_id, position) drives it)."""
+    record's history if asked (the primary key on (request_id, position) drives it)."""
     return await conn.fetch(
         f"""select h.position, h.device_id, h.code, h.reference, r.due_by, {_HUB_STATUS} as status,
-                   coalesce((select jsonb_agg(jsonb_build_object('at', x.at, 'event', x.event,
-                                                                 'detail', x.detail) order by x.seq)
-                             from returns.record_history x where x.reference = h.reference), '[]') as history
+                   {_HISTORY if with_history else "'[]'::jsonb"} as history
             from returns.request_hubs h left join returns.records r on r.reference = h.reference
             where h.request_id = $1 and ($2::text is null or {_HUB_STATUS} = $2)
             order by h.position limit $3 offset $4""",

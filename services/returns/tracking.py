@@ -88,7 +88,8 @@ HUB_STATUSES = ("open", "overdue", "closed", "refused", "awaiting_inventory")
 
 
 async def party_request_hubs(conn: asyncpg.Connection, party: str, request_id: str,
-                             status: str | None, limit: int, offset: int) -> dict | None:
+                             status: str | None, limit: int, offset: int,
+                             with_history: bool = True) -> dict | None:
     """One of the party's requests with a page of its hubs (of one status, if given); None when
     the request is not the party's, so that another party's return looks like no return."""
     if status is not None and status not in HUB_STATUSES:
@@ -103,7 +104,7 @@ async def party_request_hubs(conn: asyncpg.Connection, party: str, request_id: s
     counts = {name: 0 for name in HUB_STATUSES}
     counts.update({r["status"]: r["hubs"] for r in await store.hub_status_counts(conn, request_id)})
     hubs = [{**dict(r), "history": orjson.loads(r["history"])}
-            for r in await store.hub_page(conn, request_id, status, limit, offset)]
+            for r in await store.hub_page(conn, request_id, status, limit, offset, with_history)]
     return _plain({**dict(req), "counts": counts, "hubs_total": sum(counts.values()),
                    "status": status, "total": counts[status] if status else sum(counts.values()),
                    "limit": limit, "offset": offset, "hubs": hubs})
