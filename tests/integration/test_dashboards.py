@@ -21,13 +21,14 @@ import pytest
 import yaml
 
 from deploy.dashboards import DASHBOARDS_DIR
+from deploy.local.services import available
 from shared.duis import build, codec
 from shared.settings import REPO_ROOT
 from tests.support import CSP_NORTH, SUPPLIER, service_env
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("intake", "inventory", "housekeeping", "returns")
+SERVICES = tuple(available())  # the four services, and the SSI where it is built
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
 ALERT_RULES = PROMETHEUS_DIR / "alerts.yml"
 GRAFANA_RANGE_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}

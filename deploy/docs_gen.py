@@ -1,0 +1,295 @@
+"""Regenerates the public interface's machine-readable docs from the code: JSON Schemas of the
+JSON messages (docs/schemas/), the AsyncAPI 3.0 document (docs/asyncapi.yaml) and the settings
+table in docs/operations.md. Run `python -m deploy.docs_gen`; unit tests fail when they drift."""
+import json
+import re
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from services.housekeeping.config import HousekeepingSettings
+from services.housekeeping.handlers import RunRequest
+from services.inventory.domain import CommsHubDelivered
+from services.returns.domain import ReturnReceived
+from shared import codes
+from shared.duis.catalogue import SERVICE_REQUESTS
+from shared.duis.models import MAX_BULK_IDS
+from shared.settings import REPO_ROOT, Settings, Topics
+
+DOCS = REPO_ROOT / "docs"
+SCHEMAS = DOCS / "schemas"
+ASYNCAPI = DOCS / "asyncapi.yaml"
+OPERATIONS = DOCS / "operations.md"
+EUI_PATTERN = "^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){7}$"
+
+# The JSON messages with a pydantic model: AsyncAPI message name -> (model, schema file).
+MODELLED: dict[str, tuple[type[BaseModel], str]] = {
+    **{spec.element: (spec.model, f"duis/{spec.element}.json") for spec in SERVICE_REQUESTS.values()},
+    "CommsHubDelivered": (CommsHubDelivered, "csp/CommsHubDelivered.json"),
+    "ReturnReceived": (ReturnReceived, "csp/ReturnReceived.json"),
+    "HousekeepingRun": (RunRequest, "housekeeping-run.json"),
+}
+BULK_LISTS = ("DeviceID", "OtherDeviceID")
+
+
+def model_schema(model: type[BaseModel]) -> dict:
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    for name in BULK_LISTS:  # JSON takes one ID as a string or a list of 1 to 999
+        if name in schema["properties"] and "array" in json.dumps(schema["properties"][name]):
+            schema["properties"][name] = {"anyOf": [
+                {"type": "string", "pattern": EUI_PATTERN},
+                {"type": "array", "items": {"type": "string", "pattern": EUI_PATTERN},
+                 "minItems": 1, "maxItems": MAX_BULK_IDS}]}
+    return schema
+
+
+def _header(required: list[str], fields: dict[str, Any]) -> dict:
+    return {"type": "object", "required": required, "properties": fields}
+
+
+def request_schema() -> dict:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Request (JSON rendering)",
+        "type": "object", "required": ["Header", "Body"],
+        "properties": {
+            "Header": _header(["RequestID", "CommandVariant", "ServiceReference", "ServiceReferenceVariant"], {
+                "RequestID": {"type": "string", "description": "originator EUI:target EUI:counter"},
+                "CommandVariant": {"type": "integer"},
+                "ServiceReference": {"type": "string"},
+                "ServiceReferenceVariant": {"enum": sorted(SERVICE_REQUESTS)}}),
+            "Body": {"oneOf": [
+                {"type": "object", "required": [spec.element], "additionalProperties": False,
+                 "properties": {spec.element: {"$ref": f"duis/{spec.element}.json"}}}
+                for spec in SERVICE_REQUESTS.values()]},
+        },
+    }
+
+
+def response_schema() -> dict:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Response (JSON rendering)",
+        "type": "object", "required": ["Header", "Body"],
+        "properties": {
+            "Header": _header(["RequestID", "ResponseID", "ResponseCode", "ResponseDateTime"], {
+                "RequestID": {"type": "string"}, "ResponseID": {"type": "string"},
+                "ResponseCode": {"enum": list(codes.CODES)},
+                "ResponseReason": {"type": "string"},
+                "ResponseDateTime": {"type": "string", "format": "date-time"}}),
+            "Body": {"type": "object", "description": "The SR's answer: ReadInventoryResponse for 8.2, "
+                                                      "BulkReturnResult (one HubResult per hub) for 8.14.3/8.14.4"},
+        },
+    }
+
+
+def alert_schema() -> dict:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "DCCAlertMessage (JSON rendering)",
+        "type": "object", "required": ["DCCAlertCode", "DCCAlert"],
+        "properties": {
+            "DCCAlertCode": {"type": "string", "examples": ["N8", "N900"],
+                             "description": "N8: device removed by housekeeping; N900: returned hub overdue"},
+            "DCCAlert": {"type": "object", "description": "DeviceStatusChangeEvent (N8) or CommsHubReturnOverdue (N900)"},
+        },
+    }
+
+
+def schemas() -> dict[str, dict]:
+    """Schema file (relative to docs/schemas) -> schema."""
+    found = {path: model_schema(model) for model, path in MODELLED.values()}
+    found.update({"request.json": request_schema(), "response.json": response_schema(), "alert.json": alert_schema()})
+    return found
+
+
+def _message(name: str, title: str, content_type: str, payload: Any, summary: str) -> dict:
+    return {"name": name, "title": title, "summary": summary, "contentType": content_type, "payload": payload}
+
+
+def _schema_ref(path: str) -> dict:
+    return {"$ref": f"schemas/{path}"}
+
+
+def asyncapi() -> dict:
+    topics = Topics()
+    xml = {"type": "string", "description": "a DUIS XML document"}
+    messages = {
+        "ServiceRequestXml": _message("ServiceRequestXml", "Service Request (XML)", "application/xml", xml,
+                                      "A DUIS Request: Header and one SR element in Body; optional ds:Signature"),
+        "ServiceRequestJson": _message("ServiceRequestJson", "Service Request (JSON)", "application/json",
+                                       _schema_ref("request.json"), "The JSON rendering of the same document"),
+        "ResponseXml": _message("ResponseXml", "Response (XML)", "application/xml", xml,
+                                "Exactly one per RequestID, in its request's format"),
+        "ResponseJson": _message("ResponseJson", "Response (JSON)", "application/json",
+                                 _schema_ref("response.json"), "Exactly one per RequestID, in its request's format"),
+        "DCCAlertXml": _message("DCCAlertXml", "DCC Alert (XML)", "application/xml", xml, "DCCAlertMessage"),
+        "DCCAlertJson": _message("DCCAlertJson", "DCC Alert (JSON)", "application/json",
+                                 _schema_ref("alert.json"), "DCCAlertMessage, for parties configured for JSON"),
+        "DeadLetter": _message("DeadLetter", "Dead letter", "application/octet-stream",
+                               {"type": "string", "description": "the original bytes, unchanged"},
+                               "Input too broken to answer; headers dlq-reason, dlq-service, dlq-source-topic, "
+                               "dlq-source-partition, dlq-source-offset, dlq-source-timestamp"),
+    }
+    for name in ("CommsHubDelivered", "ReturnReceived", "HousekeepingRun"):
+        model, path = MODELLED[name]
+        messages[name] = _message(name, name, "application/json", _schema_ref(path), (model.__doc__ or name).strip())
+    for spec in SERVICE_REQUESTS.values():
+        messages[spec.element] = _message(spec.element, f"SR {spec.variant} {spec.name} body", "application/json",
+                                          _schema_ref(f"duis/{spec.element}.json"),
+                                          f"The Body element of SR {spec.variant} (JSON rendering)")
+
+    def channel(address: str, names: list[str], description: str, key: str, **extra) -> dict:
+        return {"address": address, "description": description,
+                "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
+                "bindings": {"kafka": {"topic": address, "bindingVersion": "0.5.0"}},
+                "x-key": key, **extra}
+
+    party = {"parameters": {"eui": {"description": "the party's EUI-64, upper case, e.g. 90-B3-D5-1F-30-01-00-00"}}}
+    channels = {
+        "requests": channel(topics.requests, ["ServiceRequestXml", "ServiceRequestJson"],
+                            "Service Requests in; header content-type says XML or JSON, else the first byte",
+                            "originator EUI (recommended)"),
+        "responses": channel(topics.responses, ["ResponseXml", "ResponseJson"], "One response per RequestID",
+                             "originator EUI"),
+        "partyResponses": channel(f"{topics.responses}.{{eui}}", ["ResponseXml", "ResponseJson"],
+                                  "Per-party responses (SMI_TOPIC_MODE=per-party)", "originator EUI", **party),
+        "alerts": channel(topics.alerts, ["DCCAlertXml", "DCCAlertJson"], "DCC Alerts", "EUI of the party alerted"),
+        "partyAlerts": channel(f"{topics.alerts}.{{eui}}", ["DCCAlertXml", "DCCAlertJson"],
+                               "Per-party DCC Alerts (SMI_TOPIC_MODE=per-party)", "EUI of the party alerted", **party),
+        "deadLetters": channel(topics.dead_letters, ["DeadLetter"], "Records no service could answer",
+                               "the original key"),
+        "cspEvents": channel(topics.csp_events, ["CommsHubDelivered", "ReturnReceived"],
+                             "The CSP feed; the record timestamp is the event time", "CHF Device ID"),
+        "housekeepingRuns": channel(topics.housekeeping_runs, ["HousekeepingRun"],
+                                    "Housekeeping runs, idempotent per as_of", "none"),
+    }
+    operations = {}
+    for name, action in [("requests", "receive"), ("responses", "send"), ("partyResponses", "send"),
+                         ("alerts", "send"), ("partyAlerts", "send"), ("deadLetters", "send"),
+                         ("cspEvents", "receive"), ("housekeepingRuns", "receive")]:
+        operations[f"{action}{name[0].upper()}{name[1:]}"] = {
+            "action": action, "channel": {"$ref": f"#/channels/{name}"},
+            "messages": [{"$ref": f"#/channels/{name}/messages/{m}"} for m in channels[name]["messages"]]}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "SMI platform public topics", "version": "1.0.0",
+                 "description": "Smart Metering Inventory, housekeeping and Comms Hub returns: what DCC Users, "
+                                "CSPs and operators put on Kafka and what they get back. Generated by "
+                                "`python -m deploy.docs_gen`; topic names are defaults (SMI_TOPICS__*)."},
+        "defaultContentType": "application/xml",
+        "servers": {"local": {"host": "localhost:29092", "protocol": "kafka",
+                              "description": "make up / docker compose"}},
+        "channels": channels, "operations": operations,
+        "components": {"messages": {n: {k: v for k, v in m.items()} for n, m in messages.items()}},
+    }
+
+
+def asyncapi_text() -> str:
+    return "# Generated by `python -m deploy.docs_gen`: edit the generator, not this file.\n" + \
+        yaml.safe_dump(asyncapi(), sort_keys=False, width=110, allow_unicode=True)
+
+
+# --- the settings table of docs/operations.md ---
+
+MEANINGS = {
+    "kafka_bootstrap_servers": "Kafka brokers, host:port[,host:port]",
+    "database_url": "PostgreSQL URL (each service owns one schema in this database)",
+    "partitions": "partitions of every topic created at preparation (the ceiling on instances per group)",
+    "dcc_eui": "the DCC's EUI: the target of every request, the sender of every response",
+    "metrics_port": "Prometheus /metrics port (0: none)",
+    "http_port": "the service's HTTP JSON API port (0: none)",
+    "max_request_bytes": "larger requests are rejected (E17)",
+    "signature_mode": "`off` (development) or `required` (production: unsigned or bad signature rejected)",
+    "topic_mode": "`shared` topics, or `per-party` responses and alerts (smi.responses.<EUI>, smi.alerts.<EUI>)",
+    "parties_file": "the party registry loaded at preparation",
+    "party_cache_seconds": "how long a service trusts its cached copy of the registry",
+    "batch_max_records": "records per consumer batch (one database and one Kafka transaction)",
+    "fetch_max_wait_ms": "broker-side wait for a fetch",
+    "returns_due_days": "a returned hub is due back this many days after its request",
+    "returns_overdue_check_seconds": "how often returns checks for overdue hubs",
+    "instance_id": "unique per running instance, stable across its restarts (transactional id)",
+    "group_suffix": "appended to consumer groups, so platforms sharing one cluster stay apart",
+    "log_level": "Python log level",
+    "log_format": "`json` or `text`",
+    "topics.requests": "Service Requests in", "topics.responses": "responses out",
+    "topics.alerts": "DCC Alerts out", "topics.dead_letters": "dead letters",
+    "topics.csp_events": "CSP feed in", "topics.housekeeping_runs": "housekeeping runs in",
+    "topics.inventory_commands": "internal: commands to inventory",
+    "topics.returns_commands": "internal: commands to returns",
+    "topics.device_events": "internal: inventory's device events",
+    "topics.inventory_replies": "internal: inventory's replies to returns",
+    "housekeeping.policy_file": "the versioned housekeeping policy (YAML)",
+    "housekeeping.policy_poll_seconds": "how often the policy file is re-read",
+    "housekeeping.run_interval_seconds": "the scheduled run (as_of = now)",
+    "housekeeping.data_dir": "faust's local state directory",
+    "housekeeping.query_timeout_seconds": "how long a forecast waits for every partition",
+    "ssi.inventory_url": "inventory's HTTP API", "ssi.housekeeping_url": "housekeeping's HTTP API",
+    "ssi.returns_url": "returns' HTTP API",
+    "ssi.session_secret": "signs session cookies: set it, the same on every instance (default: random)",
+    "ssi.session_hours": "session lifetime", "ssi.secure_cookies": "set behind HTTPS",
+    "ssi.page_size": "rows per page", "ssi.api_timeout_seconds": "timeout of calls to the services' APIs",
+}
+
+
+def _settings_classes() -> list[tuple[str, str, type]]:
+    """(key prefix, env prefix, class) of every settings class."""
+    found = [("", "SMI_", Settings), ("topics.", "SMI_TOPICS__", Topics),
+             ("housekeeping.", "SMI_HOUSEKEEPING_", HousekeepingSettings)]
+    try:
+        from services.ssi.config import SSISettings
+        found.append(("ssi.", "SMI_SSI_", SSISettings))
+    except ImportError:
+        pass
+    return found
+
+
+def _default(name: str, field) -> str:
+    if field.default_factory is not None:
+        return "host name" if name == "instance_id" else "(random per process)"
+    value = field.default
+    if value == "":
+        return "(empty)"
+    if hasattr(value, "relative_to"):
+        try:
+            value = value.relative_to(REPO_ROOT)
+        except ValueError:
+            pass
+    return f"`{value}`"
+
+
+def settings_rows() -> list[tuple[str, str, str]]:
+    rows = []
+    for key_prefix, env_prefix, cls in _settings_classes():
+        for name, field in cls.model_fields.items():
+            if cls is Settings and name == "topics":
+                continue
+            rows.append((f"{env_prefix}{name.upper()}", _default(name, field), MEANINGS[f"{key_prefix}{name}"]))
+    return rows
+
+
+def settings_table() -> str:
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{env}` | {default} | {meaning} |" for env, default, meaning in settings_rows()]
+    return "\n".join(lines)
+
+
+START, END = "<!-- settings table: generated by python -m deploy.docs_gen -->", "<!-- end of settings table -->"
+
+
+def operations_text(current: str) -> str:
+    block = f"{START}\n{settings_table()}\n{END}"
+    return re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: block, current, flags=re.S)
+
+
+def write() -> None:
+    for path, schema in schemas().items():
+        target = SCHEMAS / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(schema, indent=2) + "\n")
+    ASYNCAPI.write_text(asyncapi_text())
+    if OPERATIONS.exists():
+        OPERATIONS.write_text(operations_text(OPERATIONS.read_text()))
+
+
+if __name__ == "__main__":
+    write()
