@@ -32,4 +32,4 @@ bench: venv
 	$(PYTHON) -m tests.bench
 
 run: up
-	$(PYTHON) -m deploy.local.demo
+	$(PYTHON) -m deploy.demo

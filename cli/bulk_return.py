@@ -5,7 +5,6 @@ import csv
 import time
 from pathlib import Path
 
-import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table

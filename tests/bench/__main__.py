@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHES = ["intake", "inventory", "housekeeping", "returns"]
+BENCHES = ["intake", "inventory", "housekeeping", "returns", "ssi"]
 console = Console()
 
 
