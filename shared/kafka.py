@@ -1,12 +1,16 @@
 """Kafka plumbing: records out, dead letters, clients with the platform's settings, topics."""
+import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,26 @@ def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
         linger_ms=2,
         max_request_size=4 * 1024 * 1024,
     )
+
+
+async def publish_with_offsets(producer: AIOKafkaProducer, outputs: list[Output], offsets: dict,
+                               group_id: str, on_retry=None) -> None:
+    """Publish the outputs and commit the consumer offsets in one Kafka transaction, retrying
+    (with back-off) until the broker takes it."""
+    delay = 0.2
+    while True:
+        try:
+            async with producer.transaction():
+                for o in outputs:
+                    await producer.send(o.topic, o.value, key=o.key, headers=o.kafka_headers())
+                await producer.send_offsets_to_transaction(offsets, group_id)
+            return
+        except KafkaError as error:
+            log.warning("publishing failed, retrying: %r", error)
+            if on_retry:
+                on_retry()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def plain_producer(settings: Settings, **options) -> AIOKafkaProducer:

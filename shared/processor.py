@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 import orjson
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from shared import kafka, metrics
@@ -189,19 +188,8 @@ class Processor:
             )
 
     async def _publish(self, outputs: list[Output], offsets: dict[TopicPartition, int]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                async with self.producer.transaction():
-                    for o in outputs:
-                        await self.producer.send(o.topic, o.value, key=o.key, headers=o.kafka_headers())
-                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
-                return
-            except KafkaError as error:
-                log.warning("publishing failed, retrying: %r", error)
-                metrics.RETRIES.labels(self.service, "kafka").inc()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await kafka.publish_with_offsets(self.producer, outputs, offsets, self.group_id,
+                                         metrics.RETRIES.labels(self.service, "kafka").inc)
 
     async def _prune(self, offsets: dict[TopicPartition, int]) -> None:
         """Outputs below a committed offset are never needed again."""

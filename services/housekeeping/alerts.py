@@ -1,14 +1,18 @@
 """The N8 relay: reads the device events under a consumer group of its own and publishes the
 alerts for confirmed housekeeping removals together with its consumer offsets in one Kafka
 transaction, so an alert is published once even when a worker dies mid-batch (faust's own
-exactly-once mode has open bugs; this path does not depend on it)."""
+exactly-once mode has open bugs; this path does not depend on it).
+
+It does not run on shared/processor.py, which saves a row for every record it consumes: device
+events are the platform's largest stream and only removals matter here. Instead the record that
+first recorded a removal (by partition and offset) is the one that alerts, also when delivered
+again after a crash, and every other record produces nothing."""
 import asyncio
 import logging
 from functools import partial
 
 import asyncpg
 from aiokafka import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
 
 from services.housekeeping.handlers import handle_removals
 from shared import kafka
@@ -59,18 +63,7 @@ class AlertRelay:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
-        delay = 0.2
-        while True:
-            try:
-                async with self.producer.transaction():
-                    for o in outputs:
-                        await self.producer.send(o.topic, o.value, key=o.key, headers=o.kafka_headers())
-                    await self.producer.send_offsets_to_transaction(offsets, self.group_id)
-                return
-            except KafkaError as error:
-                log.warning("publishing alerts failed, retrying: %r", error)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await kafka.publish_with_offsets(self.producer, outputs, offsets, self.group_id)
 
 
 class _FinishBatch(ConsumerRebalanceListener):
