@@ -13,7 +13,7 @@ from functools import partial
 
 from aiohttp import web
 
-from services.inventory import api, metrics, store
+from services.inventory import api, metrics, reports, store
 from services.inventory.context import Inventory
 from services.inventory.handlers import handle
 from shared import db
@@ -59,6 +59,9 @@ async def _refresh_gauges(pool) -> None:
         try:
             async with pool.acquire() as conn:
                 metrics.set_device_counts(await store.counts_by_type_and_status(conn))
+                now = datetime.now(timezone.utc)
+                metrics.set_pending_ages(await store.pending_by_age(conn, now, reports.AGE_BUCKETS))
+                metrics.set_hubs_in_stock(await store.hubs_in_stock_now(conn, reports.IN_STOCK))
         except Exception as error:  # a metrics refresh never stops the service
             log.warning("could not refresh device counts: %s", error)
         await asyncio.sleep(GAUGE_REFRESH_SECONDS)

@@ -12,6 +12,11 @@ COMMANDS = Counter("smi_inventory_commands_total", "Commands and CSP events hand
 DUPLICATES = Counter("smi_inventory_duplicates_total", "Messages already handled, ignored on redelivery")
 DEVICES = Gauge("smi_inventory_devices", "Devices in the SMI, by type and SMI Status (none: Type 2)",
                 ["device_type", "status"])
+PENDING = Gauge("smi_inventory_pending_devices", "Devices Pending now, by type and age (calendar months)",
+                ["device_type", "age_months"])
+HUBS_IN_STOCK = Gauge("smi_inventory_hubs_in_stock",
+                      "Comms Hubs delivered and not yet commissioned or returned, by ordering party",
+                      ["ordering_party"])
 
 
 @lru_cache(maxsize=None)
@@ -33,11 +38,25 @@ def count_event(kind: str) -> None:
 
 
 def set_device_counts(rows) -> None:
-    """Replace every gauge value, so that a type/status no longer present drops to zero."""
-    seen = set()
-    for row in rows:
-        DEVICES.labels(row["device_type"], row["status"]).set(row["devices"])
-        seen.add((row["device_type"], row["status"]))
-    for labels in list(DEVICES._metrics):
-        if labels not in seen:
-            DEVICES.labels(*labels).set(0)
+    _replace(DEVICES, {(r["device_type"], r["status"]): r["devices"] for r in rows})
+
+
+def set_pending_ages(rows) -> None:
+    totals: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["device_type"], r["bucket"])
+        totals[key] = totals.get(key, 0) + r["devices"]
+    _replace(PENDING, totals)
+
+
+def set_hubs_in_stock(rows) -> None:
+    _replace(HUBS_IN_STOCK, {(r["ordering_party"],): r["hubs"] for r in rows})
+
+
+def _replace(gauge: Gauge, values: dict[tuple, int]) -> None:
+    """Set every value, so that a label set no longer present drops to zero."""
+    for labels, value in values.items():
+        gauge.labels(*labels).set(value)
+    for labels in list(gauge._metrics):
+        if labels not in values:
+            gauge.labels(*labels).set(0)

@@ -146,6 +146,13 @@ async def hubs_in_stock(conn: asyncpg.Connection, before: datetime,
                         order by ordering_party""", before, statuses)
 
 
+async def hubs_in_stock_now(conn: asyncpg.Connection, statuses: list[str]) -> list[asyncpg.Record]:
+    """Per ordering party, the CHFs whose status is one of `statuses` now (for the gauges)."""
+    return await conn.fetch(
+        """select ordering_party, count(*) as hubs from inventory.devices
+           where device_type = 'CHF' and status = any($1::text[]) group by ordering_party""", statuses)
+
+
 async def pending_by_age(conn: asyncpg.Connection, as_of: datetime,
                          buckets: list[tuple[int, str]]) -> list[asyncpg.Record]:
     """Pending devices by type, owning party and age bucket (whole calendar months)."""
