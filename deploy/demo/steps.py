@@ -10,7 +10,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from deploy.demo import feed
-from deploy.demo.synthetic import SUPPLIERS, Dataset, Record, chf, meter
+from deploy.demo.synthetic import SUPPLIERS, Dataset, Record, chf
 from shared.duis import build, codec
 from shared.settings import REPO_ROOT
 
@@ -164,7 +164,7 @@ async def returns(watcher: feed.Watcher, settings, urls: dict, data: Dataset) ->
     a, b, c = SUPPLIERS
     bulk = data.hubs_by_party[a][:999]
     mixed = (data.hubs_by_party[b][:5] + bulk[:2] + data.hubs_by_party[c][:2]
-             + [chf(data.first + 10_000_000)] + [meter(data.first)])
+             + [chf(data.first + 10_000_000), data.smets1_example])
     answers = {}
     for party, hubs, label in ((a, bulk, "bulk fault return, 999 hubs"), (b, mixed, "mixed return")):
         data.counter += 1

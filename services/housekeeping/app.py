@@ -50,6 +50,7 @@ async def serve(settings: Settings, stop: asyncio.Event, config: HousekeepingSet
         service = Housekeeping(settings, config, pool, clock)
         await service.producer.start()
         stack.push_async_callback(service.producer.stop)
+        await service.tracker.create_topics()
         await service.tracker.app.start()
         # faust pauses every stream while more than 100 table changes wait to be produced;
         # a deeper buffer keeps ingestion flowing (about 15% faster, measured).

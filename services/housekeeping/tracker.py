@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from pydantic import ValidationError
 
@@ -73,6 +75,25 @@ class Tracker:
         self.app.agent(runs, name=f"{name}.runs")(self._fan_out_runs)
         self.app.agent(self.work_topic, name=f"{name}.work")(self._partition_work)
         self.app.timer(config.run_interval_seconds, on_leader=True)(self._scheduled_run)
+
+    async def create_topics(self) -> None:
+        """faust creates its own topics when it starts, which on a new cluster is after its first
+        partition assignment: the worker would never be given the work topic. Create them first."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            wanted = [NewTopic(self.work_topic.get_topic_name(), self.partitions, 1),
+                      NewTopic(self.devices.changelog_topic.get_topic_name(), self.partitions, 1,
+                               topic_configs={"cleanup.policy": "compact"})]
+            missing = [topic for topic in wanted if topic.name not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            await admin.close()
 
     def entries(self):
         return self.devices.data.items()
