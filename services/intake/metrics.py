@@ -1,4 +1,6 @@
 """Intake's metrics."""
+from functools import lru_cache
+
 from prometheus_client import Counter
 
 from shared.duis.catalogue import SERVICE_REQUESTS
@@ -9,14 +11,25 @@ REJECTIONS = Counter("smi_intake_rejections_total", "Requests rejected by intake
                      ["code"])
 
 
-def _known(variant: str) -> str:
-    return variant if variant in SERVICE_REQUESTS else "unknown"
+def _requests(variant: str, result: str):
+    return _child(variant if variant in SERVICE_REQUESTS else "unknown", result)
+
+
+@lru_cache(maxsize=None)
+def _child(variant: str, result: str):
+    # Labelled children are looked up once: `labels()` costs more than the increment.
+    return REQUESTS.labels(variant, result)
+
+
+@lru_cache(maxsize=None)
+def _rejections(code: str):
+    return REJECTIONS.labels(code)
 
 
 def outcome(variant: str, result: str) -> None:
-    REQUESTS.labels(_known(variant), result).inc()
+    _requests(variant, result).inc()
 
 
 def rejected(variant: str, code: str) -> None:
-    REQUESTS.labels(_known(variant), "rejected").inc()
-    REJECTIONS.labels(code).inc()
+    _requests(variant, "rejected").inc()
+    _rejections(code).inc()

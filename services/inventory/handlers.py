@@ -15,7 +15,7 @@ from services.inventory import transitions as t
 from services.inventory.context import SERVICE, Inventory, Unusable, event_id, publish
 from services.inventory.domain import CommsHubDelivered, EnrolSMETS1Device
 from shared import kafka
-from shared.eui import canonical_eui
+from shared.eui import canonical_request_id
 from shared.kafka import Output
 from shared.messages import (HandleServiceRequest, HubResult, HubsReturned, RemoveDevice, ReturnHubs,
                              message_type)
@@ -88,17 +88,12 @@ def parse(inv: Inventory, record: ConsumerRecord) -> BaseModel | None:
 
 def message_id(message: BaseModel) -> str | None:
     if isinstance(message, HandleServiceRequest):
-        return f"request:{canonical_request_id(message.reply.request_id)}"
+        try:
+            return f"request:{canonical_request_id(message.reply.request_id)}"
+        except ValueError:
+            return f"request:{message.reply.request_id}"
     command_id = getattr(message, "command_id", None)
     return f"command:{type(message).__name__}:{command_id}" if command_id else None
-
-
-def canonical_request_id(value: str) -> str:
-    try:
-        originator, target, counter = value.split(":")
-        return f"{canonical_eui(originator)}:{canonical_eui(target)}:{int(counter)}"
-    except ValueError:
-        return value
 
 
 async def dispatch(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,

@@ -15,10 +15,9 @@ from pydantic import ValidationError
 
 from services.returns import domain, metrics, store
 from services.returns.domain import CheckOverdue, HubOutcome, ReturnReceived
-from shared import kafka
 from shared.duis import codec, errors
 from shared.duis.catalogue import SERVICE_REQUESTS
-from shared.eui import canonical_eui
+from shared import eui, kafka
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type
 from shared.parties import PartyRegistry
@@ -172,9 +171,7 @@ def _saved_response(known: asyncpg.Record, reply: ReplyTo) -> Output:
 
 
 def canonical_request_id(value: str) -> str:
-    """originator:target:counter with upper-case EUIs and a plain decimal counter."""
     try:
-        originator, target, counter = value.split(":")
-        return f"{canonical_eui(originator)}:{canonical_eui(target)}:{int(counter)}"
-    except ValueError:
-        raise Refused(f"RequestID {value!r:.80} is not originator:target:counter") from None
+        return eui.canonical_request_id(value)
+    except ValueError as error:
+        raise Refused(str(error)) from None
