@@ -2,12 +2,27 @@
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from shared import logs, metrics
+from shared.parties import PartyRegistry
 from shared.settings import Settings
 
 Serve = Callable[[Settings, asyncio.Event], Awaitable[None]]
 STOP_GRACE_SECONDS = 10.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Context:
+    """What a service's handlers work with: its settings, the party registry and a clock."""
+    settings: Settings
+    parties: PartyRegistry
+    clock: Callable[[], datetime] = utc_now
 
 
 async def run_processors(processors, stop: asyncio.Event) -> None:

@@ -4,7 +4,6 @@ Rejections before the originator is known (envelope, RequestID) are answered but
 so that nobody can spend another party's RequestID. From then on every RequestID is recorded
 with its outcome; a replay gets the recorded response again and causes nothing else.
 """
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -18,18 +17,13 @@ from shared import kafka, logs
 from shared.duis import codec
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, ReplyTo
-from shared.parties import PartyRegistry
 from shared.responses import response
-from shared.settings import Settings
+from shared.service import Context
 
 SERVICE = "intake"
 
 
-@dataclass
-class Intake:
-    settings: Settings
-    parties: PartyRegistry
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+Intake = Context
 
 
 @dataclass

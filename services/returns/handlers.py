@@ -4,8 +4,6 @@ A return request is answered once: at once when this service refuses every hub i
 when inventory's HubsReturned arrives, in the same transaction that opens the records. A request
 already known is answered again with its saved response and opens nothing.
 """
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import asyncpg
@@ -15,23 +13,18 @@ from pydantic import ValidationError
 
 from services.returns import domain, metrics, store
 from services.returns.domain import CheckOverdue, HubOutcome, ReturnReceived
+from shared import eui, kafka
 from shared.duis import codec, errors
 from shared.duis.catalogue import SERVICE_REQUESTS
-from shared import eui, kafka
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type
-from shared.parties import PartyRegistry
 from shared.responses import alert_topic, response
-from shared.settings import Settings
+from shared.service import Context
 
 SERVICE = "returns"
 
 
-@dataclass
-class Returns:
-    settings: Settings
-    parties: PartyRegistry
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+Returns = Context
 
 
 class Refused(Exception):
