@@ -1,6 +1,4 @@
 """What every inventory handler is given, and the outputs they all emit: responses and events."""
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from aiokafka.structs import ConsumerRecord
@@ -10,18 +8,11 @@ from services.inventory.domain import Device
 from services.inventory.store import History
 from shared.kafka import Output
 from shared.messages import DeviceEvent, ReplyTo
-from shared.parties import PartyRegistry
 from shared.responses import response
-from shared.settings import Settings
+from shared.service import Context
 
 SERVICE = "inventory"
-
-
-@dataclass
-class Inventory:
-    settings: Settings
-    parties: PartyRegistry
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+Inventory = Context
 
 
 class Unusable(Exception):

@@ -14,6 +14,7 @@ from services.inventory import service_requests as sr
 from services.inventory import transitions as t
 from services.inventory.context import SERVICE, Inventory, Unusable, event_id, publish
 from services.inventory.domain import CommsHubDelivered, EnrolSMETS1Device
+from services.inventory.working_set import WorkingSet
 from shared import kafka
 from shared.eui import canonical_request_id
 from shared.kafka import Output
@@ -41,6 +42,9 @@ async def handle(inv: Inventory, conn: asyncpg.Connection,
         if message is not None:
             parsed.append((index, record, message, message_id(message)))
     seen = await store.handled(conn, [mid for *_, mid in parsed if mid])
+    ws = WorkingSet()
+    await ws.load(conn, {device_id for _, _, message, _ in parsed if isinstance(message, HandleServiceRequest)
+                         and (device_id := sr.device_named(message))})
     new_ids: list[str] = []
     run: list[additions.Addition] = []
     for index, record, message, mid in parsed:
@@ -61,13 +65,16 @@ async def handle(inv: Inventory, conn: asyncpg.Connection,
         await additions.apply(inv, conn, run, outputs)
         try:
             if isinstance(message, sr.Request):
-                outputs[index] = await sr.handle(inv, conn, message)
+                outputs[index] = await sr.handle(inv, conn, ws, message)
             else:
+                await ws.flush(conn)
                 outputs[index] = await dispatch(inv, conn, record, message)
+                ws.forget()
         except Unusable as error:
             metrics.COMMANDS.labels(type(message).__name__, "dead_letter").inc()
             outputs[index] = [kafka.dead_letter(inv.settings, record, str(error), SERVICE)]
     await additions.apply(inv, conn, run, outputs)
+    await ws.flush(conn)
     await store.mark_handled(conn, new_ids)
     return outputs
 

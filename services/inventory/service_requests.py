@@ -15,8 +15,10 @@ from services.inventory import transitions as t
 from services.inventory.context import Inventory, added, answer, event_id, publish
 from services.inventory.domain import Device
 from services.inventory.store import History
+from services.inventory.working_set import WorkingSet
 from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS
+from shared.eui import canonical_eui, is_eui
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest
 
@@ -59,6 +61,15 @@ def validate(inv: Inventory, record: ConsumerRecord, command: HandleServiceReque
     return Request(record, command, body)
 
 
+def device_named(command: HandleServiceRequest) -> str | None:
+    """The Device ID a request (other than 12.2) names, read before validation, to load it early."""
+    spec = SERVICE_REQUESTS.get(command.variant)
+    if spec is None or command.variant == "12.2" or not isinstance(command.body.get(spec.element), dict):
+        return None
+    device_id = command.body[spec.element].get("DeviceID")
+    return canonical_eui(device_id) if is_eui(device_id) else None
+
+
 def prenotify(inv: Inventory, r: Request, existing: set[str], new: list[Device],
               history: list[History]) -> list[Output]:
     """SR 12.2 for one request of a run of additions (see `additions`): `existing` holds every
@@ -73,30 +84,31 @@ def prenotify(inv: Inventory, r: Request, existing: set[str], new: list[Device],
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
-async def handle(inv: Inventory, conn: asyncpg.Connection, r: Request) -> list[Output]:
-    """Every served SR but 12.2, one request at a time."""
+async def handle(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
+    """Every served SR but 12.2, one request at a time, on the batch's working set."""
     if r.variant == "8.2":
-        return await read_inventory(inv, conn, r)
-    device = await store.device(conn, r.body.DeviceID)
+        return await read_inventory(inv, conn, ws, r)
+    device = await ws.device(conn, r.body.DeviceID)
     if device is None:
         return [_refuse(inv, r, t.Refused("E30", f"{r.body.DeviceID} is not in the Smart Metering Inventory"))]
     try:
         if r.variant == "8.3":
-            return await change_status(inv, conn, r, "8.3", device, "Decommissioned")
+            return await change_status(inv, conn, ws, r, "8.3", device, "Decommissioned")
         if r.variant in ("8.14.1", "8.14.2"):
             target = "Commissioned" if r.variant == "8.14.1" else "InstalledNotCommissioned"
-            return await change_status(inv, conn, r, r.variant, device, target, whole_hub=True)
-        return await update_inventory(inv, conn, r, device)
+            return await change_status(inv, conn, ws, r, r.variant, device, target, whole_hub=True)
+        return await update_inventory(inv, conn, ws, r, device)
     except t.Refused as refusal:
         return [_refuse(inv, r, refusal)]
 
 
-async def read_inventory(inv: Inventory, conn: asyncpg.Connection, r: Request) -> list[Output]:
+async def read_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
     body = r.body
     if body.DeviceID is not None:
-        found = await store.device(conn, body.DeviceID, lock=False)
+        found = await ws.device(conn, body.DeviceID)
         devices = [found] if found else []
     elif body.MPxN is not None:
+        await ws.flush(conn)
         devices = await store.devices_at_mpxn(conn, body.MPxN, domain.MAX_DEVICES_PER_ANSWER)
     else:
         return [_refuse(inv, r, t.Refused("E35", "Read Inventory by UPRN or PropertyFilter is not supported"))]
@@ -105,21 +117,24 @@ async def read_inventory(inv: Inventory, conn: asyncpg.Connection, r: Request) -
     return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_body(devices))]
 
 
-async def update_inventory(inv: Inventory, conn: asyncpg.Connection, r: Request, device: Device) -> list[Output]:
+async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+                           device: Device) -> list[Output]:
     body = r.body
     if body.UpdateDeviceStatusExceptCH is not None:
-        return await change_status(inv, conn, r, "8.4 UpdateDeviceStatusExceptCH", device,
+        return await change_status(inv, conn, ws, r, "8.4 UpdateDeviceStatusExceptCH", device,
                                    body.UpdateDeviceStatusExceptCH.DeviceStatus)
     if body.UpdateDeviceStatusCH is not None:
-        return await change_status(inv, conn, r, "8.4 UpdateDeviceStatusCH", device,
+        return await change_status(inv, conn, ws, r, "8.4 UpdateDeviceStatusCH", device,
                                    body.UpdateDeviceStatusCH.DeviceStatus)
     if body.DeleteDevice:
         if refusal := domain.deletion_refusal(device, r.party):
             raise refusal
+        await ws.flush(conn)
         if device.status is not None:
             await store.append_history(conn, [(device.device_id, device.status, None, r.at,
                                                "8.4 DeleteDevice", r.party, r.request_id)])
         await store.archive(conn, device, r.at, "8.4 DeleteDevice", "deleted by request", None, r.request_id)
+        ws.forget([device.device_id])
         return [publish(inv, domain.event("DeviceDeleted", device, r.at, "8.4 DeleteDevice",
                                           event_id(r.record, device.device_id), previous=device.status,
                                           reference=r.request_id, reason="deleted by request")),
@@ -130,21 +145,21 @@ async def update_inventory(inv: Inventory, conn: asyncpg.Connection, r: Request,
         changed = replace(device, mpxn=body.UpdateMPxN.MPxN)
     else:
         changed = domain.with_details(device, body.UpdateDeviceDetails.model_dump(exclude_none=True))
-    await store.update(conn, [changed])
+    ws.change([changed], [])
     return [publish(inv, domain.event("DeviceDetailsChanged", changed, r.at, "8.4",
                                       event_id(r.record, device.device_id), previous=device.status,
                                       reference=r.request_id)),
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
-async def change_status(inv: Inventory, conn: asyncpg.Connection, r: Request, cause: str,
+async def change_status(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request, cause: str,
                         device: Device, target: str, whole_hub: bool = False) -> list[Output]:
     """One table-checked move; for a whole hub, its GPF moves with its CHF or neither moves."""
     move = t.decide(cause, device.device_type, device.status, target, device.relations(r.party))
     reason = RETURN_TO_PENDING if move.basis == "AC 7.1" else None
     moving = [device]
     if whole_hub and device.linked_device_id:
-        gpf = await store.device(conn, device.linked_device_id)
+        gpf = await ws.device(conn, device.linked_device_id)
         if gpf is not None:
             if not t.allowed(cause, gpf.status, target):
                 raise t.Refused("E31", f"its GPF {gpf.device_id} may not move from {gpf.status} to {target}")
@@ -152,10 +167,9 @@ async def change_status(inv: Inventory, conn: asyncpg.Connection, r: Request, ca
     changed = [d.moved(target, r.at) for d in moving]
     if whole_hub:  # the installing supplier becomes responsible for the hub
         changed = [replace(d, responsible_supplier=r.party) for d in changed]
-    await store.update(conn, changed)
     recorded = f"{cause} ({RETURN_TO_PENDING})" if reason else cause
-    await store.append_history(conn, [(d.device_id, d.status, target, r.at, recorded, r.party, r.request_id)
-                                      for d in moving])
+    ws.change(changed, [(d.device_id, d.status, target, r.at, recorded, r.party, r.request_id)
+                        for d in moving])
     events = [publish(inv, domain.event("DeviceStatusChanged", after, r.at, cause,
                                         event_id(r.record, after.device_id), previous=before.status,
                                         reference=r.request_id, reason=reason))

@@ -1,0 +1,61 @@
+"""The devices one batch of Service Requests works on, read and written set-wise.
+
+A batch's requests name their devices up front: they are read (and locked, in Device ID order)
+with one query, and the changes and history rows the requests make are written with one
+statement each when the batch is done, instead of a few round trips per request. Requests are
+still decided one at a time, in order, against the latest state in this working set, so the
+outcome is the one a request-at-a-time run would give. Paths that read or change the SMI
+directly (commands, deletions, reads by MPxN, additions' writes) call `flush` first and
+`forget` what they changed.
+"""
+import asyncpg
+
+from services.inventory import store
+from services.inventory.domain import Device
+from services.inventory.store import History
+
+
+class WorkingSet:
+    def __init__(self) -> None:
+        self._devices: dict[str, Device] = {}
+        self._changed: dict[str, Device] = {}
+        self._history: list[History] = []
+
+    async def load(self, conn: asyncpg.Connection, ids: set[str]) -> None:
+        """Read (and lock) the named devices and the devices linked to them."""
+        wanted = ids - self._devices.keys()
+        if wanted:
+            self._devices.update(await store.devices(conn, sorted(wanted)))
+        linked = {d.linked_device_id for d in self._devices.values() if d.linked_device_id}
+        if missing := linked - self._devices.keys():
+            self._devices.update(await store.devices(conn, sorted(missing)))
+
+    async def device(self, conn: asyncpg.Connection, device_id: str) -> Device | None:
+        if device_id not in self._devices:  # not named up front, or not in the SMI
+            found = await store.device(conn, device_id)
+            if found is None:
+                return None
+            self._devices[device_id] = found
+        return self._devices[device_id]
+
+    def change(self, devices: list[Device], history: list[History]) -> None:
+        for device in devices:
+            self._devices[device.device_id] = self._changed[device.device_id] = device
+        self._history += history
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        """Write what the batch changed so far, in the order it happened."""
+        if self._changed:
+            await store.update(conn, list(self._changed.values()))
+            self._changed.clear()
+        if self._history:
+            await store.append_history(conn, self._history)
+            self._history = []
+
+    def forget(self, device_ids: list[str] | None = None) -> None:
+        """Drop devices changed by another path (all when None); flush before that path runs."""
+        assert not self._changed and not self._history, "flush before changing the SMI another way"
+        if device_ids is None:
+            self._devices.clear()
+        for device_id in device_ids or ():
+            self._devices.pop(device_id, None)
