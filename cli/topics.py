@@ -5,11 +5,12 @@ from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared.kafka import client_options
 from shared.settings import Settings
 
 
 async def _consumer(settings: Settings, topics: list[str], from_beginning: bool) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap_servers,
+    consumer = AIOKafkaConsumer(*topics, **client_options(settings),
                                 isolation_level="read_committed", enable_auto_commit=False,
                                 auto_offset_reset="earliest" if from_beginning else "latest")
     await consumer.start()
@@ -27,7 +28,7 @@ async def exchange(settings: Settings, requests: list[tuple[str, bytes, str]], r
     """Send (request id, bytes, content-type) to the request topic; return the responses seen
     within `timeout`, by RequestID."""
     consumer = await _consumer(settings, response_topics, from_beginning=False)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=10,
+    producer = AIOKafkaProducer(**client_options(settings), linger_ms=10,
                                 max_request_size=4 * 1024 * 1024)
     await producer.start()
     wanted = {request_id for request_id, _, _ in requests}

@@ -193,6 +193,11 @@ def asyncapi_text() -> str:
 
 MEANINGS = {
     "kafka_bootstrap_servers": "Kafka brokers, host:port[,host:port]",
+    "kafka_security_protocol": "`PLAINTEXT`, `SASL_PLAINTEXT` or `SASL_SSL` (every Kafka client of the services)",
+    "kafka_sasl_mechanism": "`SCRAM-SHA-512` or `SCRAM-SHA-256`",
+    "kafka_sasl_username": "the services' SCRAM user (per-party ACLs: `smi-platform`)",
+    "kafka_sasl_password": "its password: from the environment only, never committed",
+    "kafka_ssl_cafile": "CA bundle (PEM) that signed the brokers' certificates, for `SASL_SSL` (default: the system's)",
     "database_url": "PostgreSQL URL (each service owns one schema in this database)",
     "partitions": "partitions of every topic created at preparation (the ceiling on instances per group)",
     "dcc_eui": "the DCC's EUI: the target of every request, the sender of every response",
@@ -205,6 +210,9 @@ MEANINGS = {
     "party_cache_seconds": "how long a service trusts its cached copy of the registry",
     "batch_max_records": "records per consumer batch (one database and one Kafka transaction)",
     "fetch_max_wait_ms": "broker-side wait for a fetch",
+    "retry_backoff_ms": "transactional producer's wait before a retry; the broker answers \"concurrent "
+                        "transactions\" while the previous commit's markers are written, so back-to-back "
+                        "commits pay it",
     "returns_due_days": "a returned hub is due back this many days after its request",
     "returns_overdue_check_seconds": "how often returns checks for overdue hubs",
     "instance_id": "unique per running instance, stable across its restarts (transactional id)",
@@ -247,7 +255,9 @@ def _default(name: str, field) -> str:
     if field.default_factory is not None:
         return "host name" if name == "instance_id" else "(random per process)"
     value = field.default
-    if value == "":
+    if value is None:
+        return "(none)"
+    if str(value) == "":  # an empty str or SecretStr
         return "(empty)"
     if hasattr(value, "relative_to"):
         try:

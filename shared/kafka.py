@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import ConsumerRecord
 
 from shared.settings import Settings
@@ -49,10 +50,28 @@ def dead_letter(settings: Settings, record: ConsumerRecord, reason: str, service
     )
 
 
+def client_options(settings: Settings) -> dict:
+    """Where and how every Kafka client of the platform connects: brokers and security."""
+    options: dict = {"bootstrap_servers": settings.kafka_bootstrap_servers,
+                     "security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        options |= {"sasl_mechanism": settings.kafka_sasl_mechanism,
+                    "sasl_plain_username": settings.kafka_sasl_username,
+                    "sasl_plain_password": settings.kafka_sasl_password.get_secret_value()}
+    if settings.kafka_security_protocol.endswith("SSL"):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
+    return options
+
+
+def admin_client(settings: Settings, **options) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**client_options(settings), **options)
+
+
 def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -67,10 +86,11 @@ def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOK
 
 def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings),
         transactional_id=f"{name}-{settings.instance_id}",
         enable_idempotence=True,
         linger_ms=2,
+        retry_backoff_ms=settings.retry_backoff_ms,
         max_request_size=4 * 1024 * 1024,
     )
 
@@ -97,13 +117,13 @@ async def publish_with_offsets(producer: AIOKafkaProducer, outputs: list[Output]
 
 def plain_producer(settings: Settings, **options) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, **options
+        **client_options(settings), enable_idempotence=True, **options
     )
 
 
 async def ensure_topics(settings: Settings, extra: list[str] = ()) -> list[str]:
     """Create every topic of the registry (and `extra`) that does not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = admin_client(settings)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,13 @@ class Settings(BaseSettings):
     )
 
     kafka_bootstrap_servers: str = "127.0.0.1:29092"
-    database_url: str = "postgresql://smi:smi@127.0.0.1:25432/smi"
+    # Client authentication; the password is read from the environment (or .env) only.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = None  # CA bundle for SASL_SSL (default: the system's)
+    database_url: str = "postgresql://smi@127.0.0.1:25432/smi"
     topics: Topics = Topics()
     partitions: int = 6
     dcc_eui: str = "90-B3-D5-1F-30-00-00-02"
@@ -42,6 +48,7 @@ class Settings(BaseSettings):
     party_cache_seconds: float = 5.0
     batch_max_records: int = 500
     fetch_max_wait_ms: int = 10
+    retry_backoff_ms: int = 10  # paid on back-to-back transactions (see docs/operations.md)
     returns_due_days: int = 90                  # a returned hub is due back this many days later
     returns_overdue_check_seconds: float = 3600.0
     # Stable across restarts of one instance, distinct between instances running at once: a

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 from .layout import Layout
@@ -17,8 +18,48 @@ from .readiness import kafka_answers, tcp_open
 
 RESOURCES = Path(__file__).with_name("kafka")
 POM = RESOURCES / "pom.xml"
+TOOLS_POM = RESOURCES / "tools-pom.xml"
 LOG4J = RESOURCES / "log4j2.yaml"
 HEAP = ["-Xms256m", "-Xmx768m"]
+SUPER_USER = "admin"
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class Secured:
+    """SASL/SCRAM on the client listener and the StandardAuthorizer: nothing is allowed without
+    an ACL, except to the super user `admin`, whose SCRAM credential is written at format time."""
+    admin_password: str
+
+    def __post_init__(self) -> None:
+        if not self.admin_password or any(c in self.admin_password for c in '"\\\n,[]'):
+            raise StackError("the admin password must be non-empty, without quotes, backslashes, "
+                             "commas, brackets or line breaks")
+
+    def client_options(self) -> dict[str, str]:
+        return {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": SCRAM_MECHANISM,
+                "sasl_plain_username": SUPER_USER, "sasl_plain_password": self.admin_password}
+
+    def properties(self, port: int, ctrl: int) -> dict[str, str]:
+        jaas = ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+                f'username="{SUPER_USER}" password="{self.admin_password}";')
+        return {
+            "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
+            "advertised.listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": jaas,
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            # The controller listener stays PLAINTEXT on loopback, where this node reaches its own
+            # controller as ANONYMOUS; no client listener is plaintext.
+            "super.users": f"User:{SUPER_USER};User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
+    def scram_argument(self) -> str:
+        return f"{SCRAM_MECHANISM}=[name={SUPER_USER},password={self.admin_password}]"
 
 
 def require_tool(name: str, hint: str) -> str:
@@ -41,17 +82,22 @@ def jar_cache() -> Path:
     return base / "smi-platform" / f"kafka-{kafka_version()}" / "libs"
 
 
-def ensure_jars() -> Path:
-    """Resolve the broker's jars once; a partial download never lands at the final path."""
-    libs = jar_cache()
+def tools_cache() -> Path:
+    return jar_cache().parent / "tools"
+
+
+def ensure_jars(pom: Path = POM, libs: Path | None = None) -> Path:
+    """Resolve the broker's jars (or those of another pom) once; a partial download never lands
+    at the final path."""
+    libs = libs or jar_cache()
     if libs.is_dir():
         return libs
     mvn = require_tool("mvn", "install Apache Maven 3.8+ (Debian: apt-get install maven)")
     libs.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=libs.parent))
     try:
-        cmd = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-               "-DincludeScope=runtime", f"-DoutputDirectory={partial}"]
+        cmd = [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime",
+               f"-Dkafka.version={kafka_version()}", f"-DoutputDirectory={partial}"]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
@@ -67,7 +113,12 @@ def ensure_jars() -> Path:
     return libs
 
 
-def write_config(layout: Layout) -> Path:
+def tools_classpath() -> str:
+    """The classpath of Kafka's command-line tools (AclCommand, ConfigCommand)."""
+    return f"{ensure_jars()}/*:{ensure_jars(TOOLS_POM, tools_cache())}/*"
+
+
+def write_config(layout: Layout, secured: Secured | None = None) -> Path:
     data, port, ctrl = layout.kafka_dir / "data", layout.kafka_port, layout.controller_port
     props = {
         "process.roles": "broker,controller",
@@ -85,8 +136,12 @@ def write_config(layout: Layout) -> Path:
         "transaction.state.log.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
+    if secured:
+        props |= secured.properties(port, ctrl)
     path = layout.kafka_dir / "server.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)  # it may hold the admin password
     path.write_text("".join(f"{key}={value}\n" for key, value in props.items()))
     return path
 
@@ -99,11 +154,13 @@ def _storage_tool(java: str, libs: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-def format_storage(java: str, libs: Path, layout: Layout, config: Path) -> None:
+def format_storage(java: str, libs: Path, layout: Layout, config: Path,
+                   secured: Secured | None = None) -> None:
     if (layout.kafka_dir / "data" / "meta.properties").exists():
         return
     cluster_id = _storage_tool(java, libs, "random-uuid").splitlines()[-1]
-    _storage_tool(java, libs, "format", "-t", cluster_id, "-c", str(config))
+    scram = ["--add-scram", secured.scram_argument()] if secured else []
+    _storage_tool(java, libs, "format", "-t", cluster_id, "-c", str(config), *scram)
 
 
 def logs_tail(layout: Layout) -> str:
@@ -111,8 +168,9 @@ def logs_tail(layout: Layout) -> str:
     return f"{tail(layout.logs / 'kafka.log')}\n--- console ---\n{console}"
 
 
-def start(layout: Layout, timeout: float = 90.0) -> int:
-    """Start the broker unless ours already runs; returns its pid once it answers metadata requests."""
+def start(layout: Layout, timeout: float = 90.0, secured: Secured | None = None) -> int:
+    """Start the broker unless ours already runs; returns its pid once it answers metadata requests.
+    `secured`: SASL/SCRAM and ACLs instead of plaintext (a stack folder is formatted for one mode)."""
     pid_file = layout.pid_file("kafka")
     pid = running_pid(pid_file)
     if pid is not None:
@@ -122,27 +180,28 @@ def start(layout: Layout, timeout: float = 90.0) -> int:
         if port_in_use(port):
             raise StackError(f"port {port} for Kafka is already in use by another process")
     libs = ensure_jars()
-    config = write_config(layout)
-    format_storage(java, libs, layout, config)
+    config = write_config(layout, secured)
+    format_storage(java, libs, layout, config, secured)
     cmd = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
            f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={layout.logs}",
            "-cp", f"{libs}/*", "kafka.Kafka", str(config)]
     pid = start_detached(cmd, log_file=layout.logs / "kafka.console.log", pid_file=pid_file,
                          cwd=layout.kafka_dir)
     try:
-        wait_ready(layout, timeout)
+        wait_ready(layout, timeout, secured)
     except StackError:
         stop(layout)
         raise
     return pid
 
 
-def wait_ready(layout: Layout, timeout: float) -> None:
+def wait_ready(layout: Layout, timeout: float, secured: Secured | None = None) -> None:
+    client_options = secured.client_options() if secured else {}
     deadline = time.monotonic() + timeout
     while True:
         if running_pid(layout.pid_file("kafka")) is None:
             raise StackError(f"Kafka exited during start-up; last log lines:\n{logs_tail(layout)}")
-        if tcp_open(layout.kafka_port) and kafka_answers(layout.bootstrap):
+        if tcp_open(layout.kafka_port) and kafka_answers(layout.bootstrap, **client_options):
             return
         if time.monotonic() > deadline:
             raise StackError(f"Kafka did not answer on {layout.bootstrap} within {timeout:.0f}s; "

@@ -79,7 +79,8 @@ class Layout:
 
     @property
     def database_url(self) -> str:
-        return f"postgresql://smi:smi@127.0.0.1:{self.pg_port}/smi"
+        # The local cluster trusts loopback connections (initdb --auth=trust): no password.
+        return f"postgresql://smi@127.0.0.1:{self.pg_port}/smi"
 
     def pid_file(self, name: str) -> Path:
         return self.run / f"{name}.pid"

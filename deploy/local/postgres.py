@@ -131,7 +131,7 @@ async def _ensure_role_and_database(port: int) -> None:
     conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres")
     try:
         if not await conn.fetchval("select 1 from pg_roles where rolname = 'smi'"):
-            await conn.execute("create role smi login createdb password 'smi'")
+            await conn.execute("create role smi login createdb")
         if not await conn.fetchval("select 1 from pg_database where datname = 'smi'"):
             await conn.execute("create database smi owner smi")
     finally:

@@ -29,8 +29,8 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-async def _list_topics(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+async def _list_topics(bootstrap: str, **client_options: Any) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **client_options)
     await admin.start()
     try:
         await admin.list_topics()
@@ -38,12 +38,12 @@ async def _list_topics(bootstrap: str) -> None:
         await admin.close()
 
 
-def kafka_answers(bootstrap: str, timeout: float = 8.0) -> bool:
+def kafka_answers(bootstrap: str, timeout: float = 8.0, **client_options: Any) -> bool:
     noisy = logging.getLogger("aiokafka")
     level = noisy.level
     noisy.setLevel(logging.CRITICAL)
     try:
-        run_coroutine(asyncio.wait_for(_list_topics(bootstrap), timeout))
+        run_coroutine(asyncio.wait_for(_list_topics(bootstrap, **client_options), timeout))
         return True
     except Exception:
         return False

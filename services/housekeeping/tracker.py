@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from pydantic import ValidationError
@@ -23,6 +23,7 @@ from services.housekeeping import metrics
 from services.housekeeping.config import HousekeepingSettings, app_id
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
+from shared.kafka import admin_client, client_options
 from shared.processor import TRANSIENT
 from shared.settings import Settings
 
@@ -47,6 +48,17 @@ AIOKafkaConsumerThread._create_worker_consumer = _read_committed(
     AIOKafkaConsumerThread._create_worker_consumer)
 
 
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The platform's Kafka security settings in faust's terms (None: plaintext)."""
+    options = client_options(settings)
+    if "sasl_mechanism" not in options:
+        return None
+    return faust.SASLCredentials(username=options["sasl_plain_username"],
+                                 password=options["sasl_plain_password"],
+                                 mechanism=options["sasl_mechanism"],
+                                 ssl_context=options.get("ssl_context"))
+
+
 class Tracker:
     def __init__(self, settings: Settings, config: HousekeepingSettings, work: PartitionWork,
                  producer: AIOKafkaProducer, clock: Callable[[], datetime]) -> None:
@@ -58,6 +70,7 @@ class Tracker:
         (config.data_dir / name).mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             name, broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
+            broker_credentials=broker_credentials(settings),
             store="memory://", web_enabled=False, datadir=str(config.data_dir / name),
             topic_partitions=self.partitions, topic_replication_factor=1,
             consumer_auto_offset_reset="earliest", stream_buffer_maxsize=16_384,
@@ -79,7 +92,7 @@ class Tracker:
     async def create_topics(self) -> None:
         """faust creates its own topics when it starts, which on a new cluster is after its first
         partition assignment: the worker would never be given the work topic. Create them first."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        admin = admin_client(self.settings)
         await admin.start()
         try:
             existing = set(await admin.list_topics())
