@@ -1,12 +1,12 @@
 """Run the benchmarks: `python -m tests.bench [--scale 0.1] [--only intake,returns]`.
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else a local stack of its own
-(`.stack-bench`). Writes bench-results.json and the table in docs/benchmarks.md.
+(`.stack-bench`). Merges the figures into bench-results.json and the table in docs/benchmarks.md:
+the benches that ran replace their own rows, the others keep theirs.
 """
 import argparse
 import asyncio
 import importlib
-import json
 import os
 import platform
 import time
@@ -16,8 +16,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tests.bench import report
+
 ROOT = Path(__file__).resolve().parents[2]
-BENCHES = ["intake", "inventory", "housekeeping", "returns", "ssi"]
+RESULTS, DOC = ROOT / "bench-results.json", ROOT / "docs" / "benchmarks.md"
+BENCHES = ["intake", "inventory", "housekeeping", "returns", "ssi", "e2e"]
+COLUMNS = ("bench", "name", "value", "unit", "target", "met", "ceiling", "note")
 console = Console()
 
 
@@ -33,17 +37,19 @@ def available(name: str) -> bool:
     return (ROOT / "tests" / "bench" / f"bench_{name}.py").exists()
 
 
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 async def run(names: list[str], scale: float) -> list[dict]:
     bootstrap, database = infrastructure()
+    machine = f"{platform.machine()}, {os.cpu_count()} cores"
     results = []
     for name in names:
         module = importlib.import_module(f"tests.bench.bench_{name}")
         console.rule(f"[bold]{name}")
-        started = time.monotonic()
-        rows = await module.main(bootstrap, database, scale)
-        for row in rows:
-            row.setdefault("ceiling", None)
-            row["bench"] = name
+        started, taken_at = time.monotonic(), now()
+        rows = report.stamp(await module.main(bootstrap, database, scale), name, taken_at, scale, machine)
         results += rows
         console.print(f"{name}: {len(rows)} figures in {time.monotonic() - started:.0f} s")
     return results
@@ -51,11 +57,10 @@ async def run(names: list[str], scale: float) -> list[dict]:
 
 def show(results: list[dict]) -> None:
     table = Table(title="Benchmarks")
-    for column in ("bench", "name", "value", "unit", "target", "ceiling", "note"):
+    for column in COLUMNS:
         table.add_column(column)
     for r in results:
-        table.add_row(*(str(r.get(c) if r.get(c) is not None else "") for c in
-                        ("bench", "name", "value", "unit", "target", "ceiling", "note")))
+        table.add_row(*(str(r[c]) if r[c] is not None else "" for c in COLUMNS))
     console.print(table)
 
 
@@ -65,30 +70,12 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated: " + ", ".join(BENCHES))
     args = parser.parse_args()
     names = [n for n in (args.only.split(",") if args.only else BENCHES) if available(n)]
-    results = asyncio.run(run(names, args.scale))
-    show(results)
-    report = {"taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores", "scale": args.scale,
-              "results": results}
-    (ROOT / "bench-results.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_docs(report)
-    console.print(f"wrote {ROOT / 'bench-results.json'} and docs/benchmarks.md")
-
-
-def write_docs(report: dict) -> None:
-    """Replace the results table in docs/benchmarks.md, keeping the prose around it."""
-    doc = ROOT / "docs" / "benchmarks.md"
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
-    text = doc.read_text() if doc.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
-    rows = ["| bench | figure | value | target | same-run ceiling | note |", "|---|---|---|---|---|---|"]
-    rows += [f"| {r['bench']} | {r['name']} | {r['value']} {r['unit']} | {r['target']} | "
-             f"{r['ceiling'] if r['ceiling'] is not None else ''} | {r.get('note', '')} |"
-             for r in report["results"]]
-    table = "\n".join([f"Taken {report['taken_at']} on {report['machine']}, scale {report['scale']}.", "",
-                        *rows])
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    doc.write_text(f"{before}{start}\n{table}\n{end}{after}")
+    fresh = asyncio.run(run(names, args.scale))
+    show(fresh)
+    rows = report.merge(report.previous_rows(report.load(RESULTS)), fresh, set(names), BENCHES)
+    report.write_json(RESULTS, rows, now())
+    report.write_docs(DOC, rows)
+    console.print(f"merged {len(fresh)} figures into {RESULTS.name} and docs/benchmarks.md ({len(rows)} in all)")
 
 
 if __name__ == "__main__":

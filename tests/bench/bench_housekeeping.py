@@ -12,6 +12,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.housekeeping.config import app_id
+from tests.bench.workload import Record, load_topic, read_arrivals, rss_mb
 from tests.support import SUPPLIER, isolated_settings, start_process
 
 EVENT = ('{"type":"DeviceAdded","event_id":"e%d","device_id":"%s","device_type":"%s","status":"Pending",'
@@ -28,19 +29,13 @@ def _device(n: int) -> str:
     return "-".join(f"{b:02X}" for b in (0x00, 0xDB, *n.to_bytes(5, "big"), 0xA2))
 
 
-async def _load(bootstrap: str, topic: str, total: int, due: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, max_batch_size=1024 * 1024)
-    await producer.start()
-    try:
-        for n in range(total):
-            device = _device(n)
-            since = DUE_SINCE if n % (total // due) == 0 else YOUNG_SINCE
-            kind = "ESME" if n % 2 == 0 else "GSME"
-            value = (EVENT % (n, device, kind if since == YOUNG_SINCE else "ESME", since, since)).encode()
-            await producer.send(topic, value, key=device.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
+def _device_events(total: int, due: int):
+    for n in range(total):
+        device = _device(n)
+        since = DUE_SINCE if n % (total // due) == 0 else YOUNG_SINCE
+        kind = "ESME" if n % 2 == 0 else "GSME"
+        value = (EVENT % (n, device, kind if since == YOUNG_SINCE else "ESME", since, since)).encode()
+        yield Record(device.encode(), value)
 
 
 async def _committed(settings, group: str) -> int:
@@ -79,29 +74,8 @@ async def _fake_inventory(settings, expected: int) -> None:
 
 async def _last_arrival(settings, topic: str, expected: int, since: float, timeout: float) -> float:
     """Seconds from `since` (epoch) to the create time of the expected-th record of the topic."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest", isolation_level="read_committed")
-    await consumer.start()
-    count, last = 0, since
-    deadline = time.monotonic() + timeout
-    try:
-        while count < expected and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500, max_records=20_000)
-            for record in [r for part in batch.values() for r in part]:
-                count += 1
-                last = max(last, record.timestamp / 1000)
-    finally:
-        await consumer.stop()
-    if count < expected:
-        raise RuntimeError(f"only {count} of {expected} records on {topic} within {timeout:.0f}s")
-    return last - since
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    arrivals = await read_arrivals(settings.kafka_bootstrap_servers, [topic], expected, timeout)
+    return max(since, arrivals.last_ms / 1000) - since
 
 
 async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
@@ -112,14 +86,15 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
                                          'months_by_type: {}\nexcluded_types: [CHF, GPF]\n')
     os.environ.update({"SMI_HOUSEKEEPING_POLICY_FILE": str(workdir / "policy.yaml"),
                        "SMI_HOUSEKEEPING_DATA_DIR": str(workdir / "faust")})
-    await _load(bootstrap, settings.topics.device_events, total, due)
+    await load_topic(bootstrap, settings.topics.device_events, _device_events(total, due), linger_ms=50,
+                     max_batch_size=1024 * 1024)
 
     process = start_process("housekeeping", settings, workdir / "housekeeping.log")
     peak = 0.0
     try:
         started, first_progress = time.monotonic(), None
         while (done := await _committed(settings, app_id(settings))) < total:
-            peak = max(peak, _rss_mb(process.pid))
+            peak = max(peak, rss_mb(process.pid))
             if done and first_progress is None:
                 first_progress = (time.monotonic(), done)
             if process.poll() is not None or time.monotonic() - started > 1200:
@@ -159,5 +134,5 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
 
 async def _sample(pid: int, peaks: list[float]) -> None:
     while True:
-        peaks.append(_rss_mb(pid))
+        peaks.append(rss_mb(pid))
         await asyncio.sleep(0.5)

@@ -3,7 +3,6 @@ same rows into the same table; inventory's memory during that load; Read Invento
 the SMI full, over HTTP and as SR 8.2 through intake."""
 import asyncio
 import os
-import socket
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -12,12 +11,13 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.inventory import domain, store
 from shared.duis import build
 from shared.duis.build import device_id
 from shared.duis.models import DevicePrenotification
+from tests.bench.openloop import offer, percentile
+from tests.bench.workload import Record, free_port, load_topic, read_arrivals, rss_mb, wait_idle
 from tests.support import SUPPLIER, SUPPLIER_2, isolated_settings, start_process
 
 PARTIES = (SUPPLIER, SUPPLIER_2)
@@ -25,74 +25,22 @@ START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 BATCH = 2000
 
 
-def _prenotification(n: int) -> tuple[bytes, bytes]:
-    party = PARTIES[n % 2]
-    body = build.prenotification(device_id(n), ("ESME", "GSME")[n % 2], FirmwareVersion="1.0")
-    return party.encode(), build.request(party, n, "12.2", body, "json")
-
-
-async def _load(bootstrap: str, topic: str, count: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024)
-    await producer.start()
-    try:
-        for n in range(count):
-            key, value = _prenotification(n)
-            await producer.send(topic, value, key=key, headers=[("content-type", b"application/json")],
-                                timestamp_ms=int((START + timedelta(seconds=n)).timestamp() * 1000))
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _prenotifications(count: int):
+    """The load, each request's event time a second after the one before."""
+    for n in range(count):
+        party = PARTIES[n % 2]
+        body = build.prenotification(device_id(n), ("ESME", "GSME")[n % 2], FirmwareVersion="1.0")
+        yield Record(party.encode(), build.request(party, n, "12.2", body, "json"), "application/json",
+                     int((START + timedelta(seconds=n)).timestamp() * 1000))
 
 
 async def _watch_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            peak[0] = max(peak[0], _rss_mb(pid))
+            peak[0] = max(peak[0], rss_mb(pid))
         except FileNotFoundError:
             return
         await asyncio.sleep(0.25)
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _wait_idle(pids: list[int], timeout: float = 180) -> float:
-    """Seconds until the services have digested the load (each under a quarter of a core, which
-    is what idle polling costs, over 2 s): intake still
-    keeps every response for replays, and old processed records are pruned, after the last event."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        before = sum(_cpu_seconds(p) for p in pids)
-        await asyncio.sleep(2)
-        if sum(_cpu_seconds(p) for p in pids) - before < 0.5 * len(pids):
-            break
-    return time.monotonic() - started
-
-
-async def _output_span(bootstrap: str, topic: str, expected: int, timeout: float) -> tuple[float, float]:
-    """(first to last output, seconds; wall time until the last output was read)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                isolation_level="read_committed")
-    await consumer.start()
-    started, stamps = time.monotonic(), []
-    try:
-        while len(stamps) < expected and time.monotonic() - started < timeout:
-            batch = await consumer.getmany(timeout_ms=500, max_records=20_000)
-            stamps += [r.timestamp for part in batch.values() for r in part]
-    finally:
-        await consumer.stop()
-    if len(stamps) < expected:
-        raise RuntimeError(f"only {len(stamps)} of {expected} device events within {timeout}s")
-    return (max(stamps) - min(stamps)) / 1000, time.monotonic() - started
 
 
 async def _copy_ceiling(bootstrap: str, database_url: str, count: int, chunk: int = 100_000) -> float:
@@ -145,60 +93,33 @@ async def _http_latency(port: int, count: int, rate: int, population: int) -> li
 
 async def _sr_latency(settings, count: int, rate: int, population: int) -> list[float]:
     """SR 8.2 through intake and inventory: intended send time to the response being read."""
-    consumer = AIOKafkaConsumer(settings.topics.responses, bootstrap_servers=settings.kafka_bootstrap_servers,
-                                isolation_level="read_committed", auto_offset_reset="latest")
-    await consumer.start()
-    await asyncio.sleep(1)
-    sent: dict[str, float] = {}
-    latencies: list[float] = []
-
-    async def read() -> None:
-        while len(latencies) < count:
-            batch = await consumer.getmany(timeout_ms=100)
-            now = time.perf_counter()
-            for record in (r for part in batch.values() for r in part):
-                request_id = dict(record.headers)["request-id"].decode()
-                assert orjson.loads(record.value)["Header"]["ResponseCode"] == "I0"
-                latencies.append(now - sent[request_id])
-
-    reader = asyncio.create_task(read())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=0)
-    await producer.start()
-    start = time.perf_counter()
+    requests = []
     for n in range(count):
-        intended = start + n / rate
-        await asyncio.sleep(max(0.0, intended - time.perf_counter()))
         counter = 10_000_000 + n
-        sent[build.request_id(SUPPLIER, counter)] = intended
         raw = build.request(SUPPLIER, counter, "8.2", {"DeviceID": device_id(n * 7919 % population)}, "json")
-        await producer.send(settings.topics.requests, raw, key=SUPPLIER.encode(),
-                            headers=[("content-type", b"application/json")])
-    await producer.stop()
-    try:
-        await asyncio.wait_for(reader, 120)
-    finally:
-        await consumer.stop()
-    return latencies
+        requests.append(Record(SUPPLIER.encode(), raw, "application/json",
+                               request_id=build.request_id(SUPPLIER, counter)))
+    ids = [r.request_id for r in requests]
+    book = await offer(settings.kafka_bootstrap_servers, settings.topics.requests, requests, rate,
+                       [settings.topics.responses], 120)
+    if missing := book.unanswered(ids):
+        raise RuntimeError(f"{len(missing)} of {count} Read Inventory requests without a response")
+    if refused := book.not_accepted(ids):
+        raise RuntimeError(f"{len(refused)} Read Inventory requests not answered I0, e.g. {refused[0]}")
+    return book.latencies(ids)
 
 
 def _p(latencies: list[float], q: float) -> float:
-    ordered = sorted(latencies)
-    return round(ordered[max(0, int(len(ordered) * q) - 1)] * 1000, 1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return round(percentile(latencies, q) * 1000, 1)
 
 
 async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
     count = max(5_000, int(1_000_000 * scale))
     reads = max(1_000, int(6_000 * scale))
     settings = await isolated_settings(bootstrap, database_url)
-    await _load(bootstrap, settings.topics.requests, count)
+    await load_topic(bootstrap, settings.topics.requests, _prenotifications(count))
 
-    port = _free_port()
+    port = free_port()
     # A bulk load is run with bigger batches; the inventory process serves its HTTP API.
     os.environ.update(SMI_HTTP_PORT=str(port), SMI_BATCH_MAX_RECORDS=str(BATCH))
     logs = Path(tempfile.mkdtemp())
@@ -209,10 +130,11 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     peak, stop = [0.0], asyncio.Event()
     watcher = asyncio.create_task(_watch_rss(inventory.pid, peak, stop))
     try:
-        span, wall = await _output_span(bootstrap, settings.topics.device_events, count, 3600)
+        arrivals = await read_arrivals(bootstrap, [settings.topics.device_events], count, 3600)
+        span, wall = arrivals.span, arrivals.wall
         stop.set()
         await watcher
-        settled = await _wait_idle([intake.pid, inventory.pid])
+        settled = await wait_idle([intake.pid, inventory.pid])
         http = await _http_latency(port, reads, 200, count)
         sr = await _sr_latency(settings, reads, 200, count)
     finally:

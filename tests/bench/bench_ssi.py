@@ -6,7 +6,6 @@ ports, and a signed-in client times each page (the 95th percentile of repeated l
 300 ms). Kafka is not involved: no page reads it.
 """
 import contextlib
-import socket
 import statistics
 import time
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from services.ssi import web as ssi_web
 from services.ssi.apis import Apis
 from services.ssi.config import SSISettings
 from shared import db
+from tests.bench.workload import free_port
 from tests.support import SUPPLIER, SUPPLIER_2, drop_database, isolated_settings
 
 HUBS_PER_REQUEST = 999
@@ -81,12 +81,6 @@ async def seed(conn: asyncpg.Connection, hubs: int, devices: int) -> None:
     await conn.execute("analyze")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.asynccontextmanager
 async def _serving(app: web.Application, port: int):
     runner = web.AppRunner(app, access_log=None)
@@ -129,7 +123,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
             smets1 = await conn.fetchrow(
                 "select device_id, mpxn from inventory.devices where responsible_supplier = $1"
                 " and csp_region = 'SMETS1' order by device_id desc limit 1", SUPPLIER)
-        ports = {name: _free_port() for name in ("inventory", "housekeeping", "returns", "ssi")}
+        ports = {name: free_port() for name in ("inventory", "housekeeping", "returns", "ssi")}
         config = SSISettings(inventory_url=f"http://127.0.0.1:{ports['inventory']}",
                              housekeeping_url=f"http://127.0.0.1:{ports['housekeeping']}",
                              returns_url=f"http://127.0.0.1:{ports['returns']}")
