@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed
 STACK := $(PYTHON) -m deploy.local.stack
 PYTEST_ARGS ?=
 
-.PHONY: venv up down clean status test bench run
+.PHONY: venv up down clean status test reliability bench run
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ status: venv
 
 test: venv
 	$(PYTHON) -m pytest tests -q -ra --strict-markers $(PYTEST_ARGS)
+
+reliability: venv
+	SMI_RELIABILITY_REQUESTS=$${SMI_RELIABILITY_REQUESTS:-20000} $(PYTHON) -m pytest tests/reliability -q -ra --strict-markers $(PYTEST_ARGS)
 
 bench: venv
 	$(PYTHON) -m tests.bench

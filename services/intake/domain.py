@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS, ServiceRequestSpec
-from shared.duis.codec import Document
+from shared.duis.codec import Document, holds_non_xml_characters
 from shared.eui import canonical_eui, is_eui
 from shared.parties import Party
 
@@ -62,7 +62,11 @@ def parse_request_id(value: str, dcc_eui: str) -> RequestId:
 def check_envelope(document: Document, dcc_eui: str) -> RequestId:
     if document.envelope_error:
         raise Rejection("E2", document.envelope_error)
-    return parse_request_id(document.request_id, dcc_eui)
+    request_id = parse_request_id(document.request_id, dcc_eui)
+    if document.format == "json" and holds_non_xml_characters(document.data):
+        # Refused before anything is stored: PostgreSQL text cannot hold NUL, XML no control character.
+        raise Rejection("E13", "the request holds control characters, which a DUIS document cannot carry")
+    return request_id
 
 
 def check_originator(party: Party | None, request_id: RequestId) -> Party:
@@ -76,8 +80,10 @@ def check_header(header: dict) -> ServiceRequestSpec:
     if unknown:
         raise Rejection("E18", f"Header/{unknown[0]} is not a DUIS request header element")
     for name in HEADER_FIELDS:
-        if not isinstance(header.get(name), str | int) or header.get(name) in ("", None):
+        if header.get(name) in ("", None):
             raise Rejection("E10", f"Header/{name} is missing")
+        if not isinstance(header[name], str | int) or isinstance(header[name], bool):
+            raise Rejection("E13", f"Header/{name} must be a single text value, not {type(header[name]).__name__}")
     if str(header["CommandVariant"]).strip() != "8":
         raise Rejection("E6", f"CommandVariant {header['CommandVariant']!r:.20} given; these requests take 8")
     variant = str(header["ServiceReferenceVariant"]).strip()
@@ -101,6 +107,8 @@ def check_body(body: object, spec: ServiceRequestSpec) -> BaseModel:
         given = ", ".join(body) if isinstance(body, dict) else type(body).__name__
         raise Rejection("E9", f"Body must hold exactly {spec.element} for {spec.variant}; got {given or 'nothing'}")
     content = body[spec.element]
+    if isinstance(content, list):
+        raise Rejection("E9", f"Body holds {len(content)} {spec.element} elements; exactly one is allowed")
     try:
         return spec.model.model_validate(content if content != "" else {})
     except ValidationError as error:

@@ -16,14 +16,30 @@ DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 SCHEMA_VERSION = "5.4"
 Format = Literal["xml", "json"]
 
+
+
+class _NoExternalResources(etree.Resolver):
+    """libxml2 still opens a document's external DTD or entity files despite load_dtd=False:
+    every one resolves to nothing, so no file is ever read."""
+
+    def resolve(self, url, public_id, context):
+        return self.resolve_string("", context)
+
+
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
     huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
 )
+_PARSER.resolvers.add(_NoExternalResources())
 _XML_TYPES = {"application/xml", "text/xml"}
 _JSON_TYPES = {"application/json"}
 _REQUEST_ID_IN_XML = re.compile(rb"<(?:[\w.-]+:)?RequestID>\s*([^<\s]{1,200})\s*</")
 _REQUEST_ID_IN_JSON = re.compile(rb'"RequestID"\s*:\s*"([^"\\]{1,200})"')
+MAX_REQUEST_ID_CHARS = 200  # a real one is at most 89; every response echoes it up to three times
+# Responses echo the schemaVersion too: unbounded, it would make them larger than the broker takes.
+MAX_SCHEMA_VERSION_CHARS = 20
+# Characters outside XML 1.0's Char production: an XML request cannot hold them, a JSON one can.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class Undecodable(ValueError):
@@ -71,7 +87,26 @@ def decode(raw: bytes, content_type: str | None = None) -> Document:
     if not isinstance(header, dict) or not isinstance(header.get("RequestID"), str) \
             or not header["RequestID"]:
         raise Undecodable("no Header/RequestID found")
+    if len(header["RequestID"]) > MAX_REQUEST_ID_CHARS or _NOT_XML_CHAR.search(header["RequestID"]):
+        raise Undecodable(f"Header/RequestID is longer than {MAX_REQUEST_ID_CHARS} characters "
+                          "or holds control characters")
     return document
+
+
+def holds_non_xml_characters(data: Any) -> bool:
+    """Whether any name or text of a decoded document holds a character XML cannot carry."""
+    pending = [data]
+    while pending:  # not recursive: JSON nests deeper than Python's recursion limit
+        item = pending.pop()
+        if isinstance(item, str):
+            if _NOT_XML_CHAR.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def read(raw: bytes) -> dict[str, Any]:
@@ -88,6 +123,8 @@ def _decode_xml(raw: bytes) -> Document:
         root = etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as error:
         raise Undecodable(f"not well-formed XML: {error}") from None
+    if root.getroottree().docinfo.doctype:  # declared in an encoding the byte check above misses
+        raise Undecodable("DTDs and entity declarations are not accepted")
     signature, problems = None, []
     if etree.QName(root).localname != "Request":
         problems.append(f"root element is {etree.QName(root).localname}, not Request")
@@ -100,8 +137,9 @@ def _decode_xml(raw: bytes) -> Document:
         elif name.namespace != NS and not _inside(element, signature):
             problems.append(f"element {name.localname} is in namespace {name.namespace!r}, not {NS}")
     version = root.get("schemaVersion")
-    if not version:
-        problems.append("the Request has no schemaVersion attribute")
+    if problem := _version_problem(version):
+        problems.append(problem)
+        version = None
     data = _element_to_dict(root, skip=signature)
     if not isinstance(data, dict):
         raise Undecodable("the root element has no children")
@@ -130,7 +168,17 @@ def _decode_json(raw: bytes) -> Document:
     if not isinstance(data, dict):
         raise Undecodable("a JSON request must be an object with Header and Body")
     version = data.pop("schemaVersion", SCHEMA_VERSION)
-    return Document("json", data, str(version), None, None)
+    if problem := _version_problem(version):
+        return Document("json", data, None, problem, None)
+    return Document("json", data, version, None, None)
+
+
+def _version_problem(version: Any) -> str | None:
+    if not isinstance(version, str) or not version:
+        return "the Request has no schemaVersion (a text attribute)"
+    if len(version) > MAX_SCHEMA_VERSION_CHARS:
+        return f"schemaVersion is longer than {MAX_SCHEMA_VERSION_CHARS} characters"
+    return None
 
 
 def encode(document: dict[str, Any], fmt: Format, root: str = "Response",

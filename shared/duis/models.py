@@ -3,10 +3,10 @@
 The XML and the JSON rendering decode to the same dictionaries, so one model validates both.
 Validation errors carry pydantic error types that `errors.code_for` maps to response codes.
 """
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.duis import enums as e
@@ -27,6 +27,20 @@ def _as_list(value: Any) -> Any:
 def _empty_element(value: Any) -> Any:
     """`<DeleteDevice/>` decodes to "" (XML) or {} / true (JSON): all mean 'present'."""
     return True if value in ("", {}, None, True) else value
+
+
+def _false_is_absent(value: bool | None) -> bool | None:
+    """DeleteDevice false (or "false", 0) asks for no deletion: as if the element were not given."""
+    return True if value else None
+
+
+def _convertible_to_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is not None:
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("the instant is outside the years 1 to 9999 in UTC") from None
+    return value
 
 
 EUIList = Annotated[list[EUI], BeforeValidator(_as_list)]
@@ -113,7 +127,7 @@ class UpdateInventory(Body):
     UpdateDeviceStatusExceptCH: StatusExceptCH | None = None
     UpdateDeviceStatusCH: StatusCH | None = None
     UpdateDeviceDetails: DeviceDetails | None = None
-    DeleteDevice: Annotated[bool | None, BeforeValidator(_empty_element)] = None
+    DeleteDevice: Annotated[bool | None, BeforeValidator(_empty_element), AfterValidator(_false_is_absent)] = None
     UpdateMPxN: MPxNUpdate | None = None
 
     @model_validator(mode="after")
@@ -139,7 +153,7 @@ class _BulkReturn(Body):
     """MP117: DeviceID repeats 1 to 999 times; the other fields apply to every hub."""
     DeviceID: EUIList
     UserRefID: Text | None = None
-    UserRefDateTime: datetime | None = None
+    UserRefDateTime: Annotated[datetime | None, AfterValidator(_convertible_to_utc)] = None
     IncidentReference: Text | None = None
     AdditionalInformation: LongText | None = None
 
