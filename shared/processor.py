@@ -6,11 +6,13 @@ For every batch:
    outputs and changes nothing;
 2. one Kafka transaction publishes the outputs together with the consumer offsets
    (`read_committed` readers never see a half-published batch), overlapping with step 1 of
-   the next batch.
+   the next batch. A batch that produced nothing commits its offsets plainly: three fewer
+   round trips, and nothing to fence (a stale consumer's commit fails on its generation).
 A crash between the two leaves the offsets uncommitted; the batch comes back and step 1 finds
 it processed. A record whose handler fails on its own goes to the dead letters.
 """
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 import orjson
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from shared import kafka, metrics
@@ -34,8 +37,13 @@ PRUNE_EVERY_SECONDS = 10.0
 
 class Processor:
     def __init__(self, *, service: str, group_id: str, topics: Sequence[str], handler: Handler,
-                 pool: asyncpg.Pool, settings: Settings, schema: str, pattern: str | None = None) -> None:
-        self.service, self.handler = service, handler
+                 pool: asyncpg.Pool, settings: Settings, schema: str, pattern: str | None = None,
+                 pace: float = 0.0, save_empty: bool = True) -> None:
+        """`pace`: a pause after each batch short of the batch limit, for a consumer off every
+        latency path: fewer, larger batches cost the broker and the database less.
+        `save_empty=False`: records that produced nothing are not saved, for a handler that
+        itself changes nothing when it sees a record again."""
+        self.service, self.handler, self.pace, self.save_empty = service, handler, pace, save_empty
         self.group_id = group_id + settings.group_suffix
         self.pool, self.settings, self.schema = pool, settings, schema
         self.consumer = kafka.consumer(settings, self.group_id)
@@ -63,6 +71,9 @@ class Processor:
                 if batch:
                     async with self._busy:
                         await self._process(batch)
+                    if self.pace and sum(map(len, batch.values())) < self.settings.batch_max_records:
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self._stopping.wait(), self.pace)
             await self.settled()
         finally:
             metrics.UP.labels(self.service).set(0)
@@ -88,7 +99,11 @@ class Processor:
     async def _finish(self, batch: dict[TopicPartition, list[ConsumerRecord]],
                       outputs: list[Output], started: float) -> None:
         offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
-        await self._publish(outputs, offsets)
+        try:
+            await self._publish(outputs, offsets)
+        except Exception:  # said now: the service stops, and its shutdown may take a while
+            log.exception("publishing a batch failed for good; stopping")
+            raise
         if time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS:
             await self._prune(offsets)
         for tp, part in batch.items():
@@ -176,7 +191,7 @@ class Processor:
         rows = []
         for record, outputs in results:
             position = (self.group_id, record.topic, record.partition, record.offset)
-            if not outputs:
+            if not outputs and self.save_empty:
                 rows.append((*position, -1, None, None, None, None))
             for seq, o in enumerate(outputs):
                 rows.append((*position, seq, o.topic, o.key, o.value, orjson.dumps(o.headers).decode()))
@@ -188,6 +203,14 @@ class Processor:
             )
 
     async def _publish(self, outputs: list[Output], offsets: dict[TopicPartition, int]) -> None:
+        if not outputs:
+            try:
+                return await self.consumer.commit(offsets)
+            except CommitFailedError as error:  # the partitions moved on; their new owner redoes nothing
+                log.info("offsets not committed after a rebalance: %s", error)
+                return
+            except KafkaError as error:
+                log.warning("plain offset commit failed, committing in a transaction: %r", error)
         await kafka.publish_with_offsets(self.producer, outputs, offsets, self.group_id,
                                          metrics.RETRIES.labels(self.service, "kafka").inc)
 

@@ -171,14 +171,15 @@ async def _record(conn: asyncpg.Connection, taken: list[_Taken], outputs: list[l
 async def handle_responses(intake: Intake, conn: asyncpg.Connection,
                            records: list[ConsumerRecord]) -> list[list[Output]]:
     """Responses seen on the response topics: kept for replays, sent again to waiting replays."""
+    ids = [_canonical(request_id, intake.settings.dcc_eui) if (request_id := kafka.header(r, "request-id"))
+           else None for r in records]
+    waiting = await store.record_responses(
+        conn, [(i, r.value, r.topic) for i, r in zip(ids, records) if i is not None])
     outputs: list[list[Output]] = []
-    for record in records:
-        request_id = kafka.header(record, "request-id")
-        canonical = _canonical(request_id, intake.settings.dcc_eui) if request_id else None
-        waiting = await store.record_response(conn, canonical, record.value, record.topic) if canonical else 0
-        copies = [Output(record.topic, record.value, record.key,
-                         tuple((k, v.decode()) for k, v in record.headers)) for _ in range(waiting)]
-        outputs.append(copies)
+    for canonical, record in zip(ids, records):
+        copies = waiting.pop(canonical, 0) if canonical else 0  # the first response of a request only
+        outputs.append([Output(record.topic, record.value, record.key,
+                               tuple((k, v.decode()) for k, v in record.headers)) for _ in range(copies)])
     return outputs
 
 

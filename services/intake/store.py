@@ -58,19 +58,27 @@ async def await_response(conn: asyncpg.Connection, request_ids: list[str]) -> se
     return {row["request_id"] for row in rows}
 
 
-async def record_response(conn: asyncpg.Connection, request_id: str, response: bytes,
-                          topic: str) -> int:
-    """Keep the first response seen for a routed request; return the replays waiting for it."""
-    waiting = await conn.fetchval(
-        "select pending_replays from intake.requests"
-        " where request_id = $1 and response is null for update",
-        request_id,
+async def record_responses(conn: asyncpg.Connection,
+                           responses: list[tuple[str, bytes, str]]) -> dict[str, int]:
+    """Keep the first response seen for each routed request, from (RequestID, response, topic)
+    in the order seen; return the replays waiting for each request answered now."""
+    if not responses:
+        return {}
+    rows = await conn.fetch(
+        """with incoming as (
+               select distinct on (id) id, response, topic
+               from unnest($1::text[], $2::bytea[], $3::text[]) with ordinality as i(id, response, topic, n)
+               order by id, n),
+           unanswered as (
+               select r.request_id, r.pending_replays from intake.requests r
+               join incoming i on i.id = r.request_id
+               where r.response is null
+               for update of r)
+           update intake.requests r
+           set response = i.response, response_topic = i.topic, pending_replays = 0
+           from unanswered u join incoming i on i.id = u.request_id
+           where r.request_id = u.request_id
+           returning r.request_id, u.pending_replays""",
+        *[list(column) for column in zip(*responses)],
     )
-    if waiting is None:
-        return 0
-    await conn.execute(
-        "update intake.requests set response = $2, response_topic = $3, pending_replays = 0"
-        " where request_id = $1",
-        request_id, response, topic,
-    )
-    return waiting
+    return {row["request_id"]: row["pending_replays"] for row in rows}

@@ -1,4 +1,5 @@
 """The kernel's guarantee: each input's effect once, its outputs published once."""
+import asyncio
 from functools import partial
 
 import asyncpg
@@ -59,3 +60,65 @@ async def test_batch_applied_but_not_published_is_published_once_by_the_next_own
     assert sorted(effects) == [b"r0", b"r1", b"r2"], "each effect applied once"
     assert [r.value for r in letters] == [b"boom"]
     assert dict(letters[0].headers)["dlq-reason"] == b"the handler failed on this record"
+
+
+async def _first_sighting(topic: str, conn: asyncpg.Connection, records) -> list[list[Output]]:
+    """Idempotent by itself: a value seen before changes nothing and produces nothing."""
+    outputs = []
+    for record in records:
+        new = await conn.fetchval("insert into intake.effects (value) values ($1) on conflict do nothing"
+                                  " returning value", record.value)
+        outputs.append([Output(topic, b"first:" + record.value)] if new and record.value.startswith(b"loud") else [])
+    return outputs
+
+
+def _quiet_processor(settings, pool) -> Processor:
+    return Processor(service="test", group_id="smi-kernel-quiet", topics=[settings.topics.csp_events],
+                     handler=partial(_first_sighting, settings.topics.alerts), pool=pool,
+                     settings=settings, schema="intake", pace=0.1, save_empty=False)
+
+
+def _quiet_serve(pool):
+    async def serve(settings, stop):
+        from shared.service import run_processors
+        await run_processors([_quiet_processor(settings, pool)], stop)
+    return serve
+
+
+async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(settings, bus):
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    pool = await db.create_pool(settings.database_url)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("create table intake.effects (value bytea primary key)")
+        for value in (b"quiet0", b"quiet1", b"loud2", b"quiet3"):
+            await bus.send(settings.topics.csp_events, value, key=b"k")
+        records = await bus.read(settings.topics.csp_events, count=4)
+        # Applied, then the consumer dies before publishing: only the loud record was saved.
+        await _quiet_processor(settings, pool)._apply(records)
+        async with pool.acquire() as conn:
+            saved = await conn.fetch("select \"offset\", seq from intake.processed_records"
+                                     " where consumer = $1", "smi-kernel-quiet" + settings.group_suffix)
+        assert [(r["offset"], r["seq"]) for r in saved] == [(2, 0)], "only the record that produced output"
+        async with running(_quiet_serve(pool), settings):  # the next owner publishes the saved output
+            assert [r.value for r in await bus.read(settings.topics.alerts, count=1)] == [b"first:loud2"]
+        async with running(_quiet_serve(pool), settings):  # and a restart redoes nothing
+            await bus.send(settings.topics.csp_events, b"quiet4", key=b"k")
+            published = await bus.read(settings.topics.alerts, count=1, settle=2.0)
+            await asyncio.sleep(1.0)
+        async with pool.acquire() as conn:
+            effects = await conn.fetchval("select count(*) from intake.effects")
+    finally:
+        await pool.close()
+    assert [r.value for r in published] == [b"first:loud2"]
+    assert effects == 5
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id="smi-kernel-quiet" + settings.group_suffix, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(settings.topics.csp_events, p) for p in range(settings.partitions)]
+        ends = await consumer.end_offsets(partitions)
+        committed = {tp: await consumer.committed(tp) or 0 for tp in partitions}
+    finally:
+        await consumer.stop()
+    assert committed == ends, "every offset committed, the quiet batches' plainly"
