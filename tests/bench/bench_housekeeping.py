@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from services.housekeeping.config import app_id
 from tests.bench.workload import Record, load_topic, read_arrivals, rss_mb
-from tests.support import SUPPLIER, isolated_settings, start_process
+from tests.support import SUPPLIER, drop_database, isolated_settings, start_process
 
 EVENT = ('{"type":"DeviceAdded","event_id":"e%d","device_id":"%s","device_type":"%s","status":"Pending",'
          '"status_since":"%s","occurred_at":"%s","notifying_party":"' + SUPPLIER + '",'
@@ -120,6 +120,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     finally:
         process.terminate()
         process.wait(60)
+        await drop_database(settings, database_url)
     return [
         {"name": "housekeeping_ingestion", "value": round(ingestion), "unit": "events/s", "target": ">= 5000",
          "note": f"{total} DeviceAdded events into the faust table, one worker"},

@@ -7,8 +7,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from tests.bench.openloop import offer, percentile
-from tests.bench.workload import load_topic, mixed_requests, read_arrivals
-from tests.support import isolated_settings, start_process
+from tests.bench.workload import load_topic, mixed_requests, read_arrivals, read_arrivals_when_quiet
+from tests.support import drop_database, isolated_settings, start_process
 
 
 async def _plain_pipe(bootstrap: str, source: str, target: str, expected: int) -> None:
@@ -60,13 +60,15 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     log = Path(tempfile.mkdtemp()) / "intake.log"
     process = start_process("intake", settings, log)
     try:
-        arrivals = await read_arrivals(bootstrap, [settings.topics.inventory_commands,
-                                                   settings.topics.returns_commands], count, 600)
+        arrivals = await read_arrivals_when_quiet(bootstrap, [settings.topics.inventory_commands,
+                                                              settings.topics.returns_commands],
+                                                   settings.partitions, count, 600)
         throughput = count / arrivals.span
         latencies = sorted(await _latency(settings, 1000, max(5.0, 30 * scale)))
     finally:
         process.terminate()
         process.wait(30)
+        await drop_database(settings, database_url)
     p50 = statistics.median(latencies) * 1000
     p99 = percentile(latencies, 0.99) * 1000
     return [
