@@ -12,7 +12,6 @@ A crash between the two leaves the offsets uncommitted; the batch comes back and
 it processed. A record whose handler fails on its own goes to the dead letters.
 """
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -38,12 +37,10 @@ PRUNE_EVERY_SECONDS = 10.0
 class Processor:
     def __init__(self, *, service: str, group_id: str, topics: Sequence[str], handler: Handler,
                  pool: asyncpg.Pool, settings: Settings, schema: str, pattern: str | None = None,
-                 pace: float = 0.0, save_empty: bool = True) -> None:
-        """`pace`: a pause after each batch short of the batch limit, for a consumer off every
-        latency path: fewer, larger batches cost the broker and the database less.
-        `save_empty=False`: records that produced nothing are not saved, for a handler that
+                 save_empty: bool = True) -> None:
+        """`save_empty=False`: records that produced nothing are not saved, for a handler that
         itself changes nothing when it sees a record again."""
-        self.service, self.handler, self.pace, self.save_empty = service, handler, pace, save_empty
+        self.service, self.handler, self.save_empty = service, handler, save_empty
         self.group_id = group_id + settings.group_suffix
         self.pool, self.settings, self.schema = pool, settings, schema
         self.consumer = kafka.consumer(settings, self.group_id)
@@ -71,9 +68,6 @@ class Processor:
                 if batch:
                     async with self._busy:
                         await self._process(batch)
-                    if self.pace and sum(map(len, batch.values())) < self.settings.batch_max_records:
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._stopping.wait(), self.pace)
             await self.settled()
         finally:
             metrics.UP.labels(self.service).set(0)

@@ -1,5 +1,7 @@
 """What every service's entry point does: logs, metrics endpoint, signals, run until stopped."""
 import asyncio
+import io
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -9,6 +11,7 @@ from shared import logs, metrics
 from shared.parties import PartyRegistry
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 Serve = Callable[[Settings, asyncio.Event], Awaitable[None]]
 STOP_GRACE_SECONDS = 10.0
 
@@ -39,6 +42,14 @@ async def run_processors(processors, stop: asyncio.Event) -> None:
             raise result
 
 
+def _log_tasks() -> None:
+    """`kill -USR1 <pid>`: log where every task of the service waits, for a service that hangs."""
+    for task in asyncio.all_tasks():
+        out = io.StringIO()
+        task.print_stack(limit=12, file=out)
+        log.warning("task %s:\n%s", task.get_name(), out.getvalue())
+
+
 def main(name: str, serve: Serve) -> None:
     settings = Settings()
     logs.configure(name, settings.log_level, settings.log_format)
@@ -49,6 +60,7 @@ def main(name: str, serve: Serve) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, _log_tasks)
         task = asyncio.create_task(serve(settings, stop))
         await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         try:

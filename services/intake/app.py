@@ -14,8 +14,6 @@ from shared.service import run_processors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-# Responses are kept only for replays, which wait for them if need be: no hurry, so bigger batches.
-RESPONSES_PACE_SECONDS = 0.25
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -30,8 +28,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                       handler=partial(handle_requests, intake), **common),
             Processor(group_id="smi-intake-responses", topics=[settings.topics.responses],
                       pattern=response_topics_pattern(settings),
-                      handler=partial(handle_responses, intake), pace=RESPONSES_PACE_SECONDS,
-                      save_empty=False, **common),
+                      handler=partial(handle_responses, intake), save_empty=False, **common),
         ]
         log.info("intake consuming %s", settings.topics.requests)
         await run_processors(processors, stop)

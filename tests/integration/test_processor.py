@@ -75,7 +75,7 @@ async def _first_sighting(topic: str, conn: asyncpg.Connection, records) -> list
 def _quiet_processor(settings, pool) -> Processor:
     return Processor(service="test", group_id="smi-kernel-quiet", topics=[settings.topics.csp_events],
                      handler=partial(_first_sighting, settings.topics.alerts), pool=pool,
-                     settings=settings, schema="intake", pace=0.1, save_empty=False)
+                     settings=settings, schema="intake", save_empty=False)
 
 
 def _quiet_serve(pool):
