@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
 from shared.settings import Settings
@@ -92,6 +93,7 @@ def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
         linger_ms=2,
         retry_backoff_ms=settings.retry_backoff_ms,
         max_request_size=4 * 1024 * 1024,
+        max_batch_size=1024 * 1024,  # `send_batched` fills one batch per partition
     )
 
 
@@ -103,8 +105,7 @@ async def publish_with_offsets(producer: AIOKafkaProducer, outputs: list[Output]
     while True:
         try:
             async with producer.transaction():
-                for o in outputs:
-                    await producer.send(o.topic, o.value, key=o.key, headers=o.kafka_headers())
+                await send_batched(producer, outputs)
                 await producer.send_offsets_to_transaction(offsets, group_id)
             return
         except KafkaError as error:
@@ -113,6 +114,30 @@ async def publish_with_offsets(producer: AIOKafkaProducer, outputs: list[Output]
                 on_retry()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+_PARTITIONER = DefaultPartitioner()
+
+
+async def send_batched(producer: AIOKafkaProducer, outputs: list[Output]) -> None:
+    """Queue the outputs as record batches, one per partition (a batch per record costs a
+    future and a queue round each), in order within each partition, partitioned by key as
+    `send` does."""
+    partitions: dict[str, list[int]] = {}
+    builders: dict[tuple[str, int], object] = {}
+    for o in outputs:
+        if o.topic not in partitions:
+            partitions[o.topic] = sorted(await producer.partitions_for(o.topic))
+        partition = _PARTITIONER(o.key, partitions[o.topic], partitions[o.topic])
+        builder = builders.get((o.topic, partition))
+        if builder is None:
+            builder = builders[(o.topic, partition)] = producer.create_batch()
+        if builder.append(timestamp=None, key=o.key, value=o.value, headers=o.kafka_headers()) is None:
+            await producer.send_batch(builder, o.topic, partition=partition)  # full: the next one
+            builder = builders[(o.topic, partition)] = producer.create_batch()
+            builder.append(timestamp=None, key=o.key, value=o.value, headers=o.kafka_headers())
+    for (topic, partition), builder in builders.items():
+        await producer.send_batch(builder, topic, partition=partition)
 
 
 def plain_producer(settings: Settings, **options) -> AIOKafkaProducer:

@@ -21,17 +21,20 @@ from tests.bench.workload import Record, free_port, load_topic, read_arrivals_wh
 from tests.support import SUPPLIER, SUPPLIER_2, drop_database, isolated_settings, start_process
 
 PARTIES = (SUPPLIER, SUPPLIER_2)
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+# Event times within the broker's retention (7 days by default): older ones would let it delete
+# the requests before intake reads them.
+START = datetime.now(timezone.utc) - timedelta(days=1)
+STEP = timedelta(milliseconds=50)
 BATCH = 2000
 
 
 def _prenotifications(count: int):
-    """The load, each request's event time a second after the one before."""
+    """The load, each request's event time a twentieth of a second after the one before."""
     for n in range(count):
         party = PARTIES[n % 2]
         body = build.prenotification(device_id(n), ("ESME", "GSME")[n % 2], FirmwareVersion="1.0")
         yield Record(party.encode(), build.request(party, n, "12.2", body, "json"), "application/json",
-                     int((START + timedelta(seconds=n)).timestamp() * 1000))
+                     int((START + n * STEP).timestamp() * 1000))
 
 
 async def _watch_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
@@ -53,7 +56,7 @@ async def _copy_ceiling(bootstrap: str, database_url: str, count: int, chunk: in
         for first in range(0, count, chunk):
             devices, history = [], []
             for n in range(first, min(count, first + chunk)):
-                party, at = PARTIES[n % 2], START + timedelta(seconds=n)
+                party, at = PARTIES[n % 2], START + n * STEP
                 body = DevicePrenotification.model_validate(
                     build.prenotification(device_id(n), ("ESME", "GSME")[n % 2], FirmwareVersion="1.0"))
                 device = domain.prenotified(body, party, ["GS", "IS"], at)

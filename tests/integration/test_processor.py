@@ -122,3 +122,27 @@ async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(
     finally:
         await consumer.stop()
     assert committed == ends, "every offset committed, the quiet batches' plainly"
+
+
+async def test_outputs_are_published_in_order_on_their_key_partitions(settings, bus):
+    from aiokafka.partitioner import murmur2
+    from shared import kafka
+    topic = settings.topics.alerts
+    # More than one batch's worth for each partition, so that batches follow each other.
+    outputs = [Output(topic, b"%05d" % n + b"." * 1500, b"key-%d" % (n % 40)) for n in range(3000)]
+    producer = kafka.transactional_producer(settings, "smi-kernel-batched" + settings.group_suffix)
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await kafka.send_batched(producer, outputs)
+    finally:
+        await producer.stop()
+    records = await bus.read(topic, count=len(outputs), timeout=60)
+    assert len(records) == len(outputs)
+    for record in records:
+        assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % settings.partitions
+    by_key: dict[bytes, list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        by_key.setdefault(record.key, []).append(int(record.value[:5]))
+    assert all(numbers == sorted(numbers) for numbers in by_key.values()), "each key's outputs in order"
+    assert sum(map(len, by_key.values())) == 3000
