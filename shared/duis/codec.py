@@ -17,7 +17,6 @@ SCHEMA_VERSION = "5.4"
 Format = Literal["xml", "json"]
 
 
-
 class _NoExternalResources(etree.Resolver):
     """libxml2 still opens a document's external DTD or entity files despite load_dtd=False:
     every one resolves to nothing, so no file is ever read."""
