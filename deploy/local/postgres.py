@@ -73,10 +73,9 @@ def _prepare_dirs(layout: Layout) -> None:
             parent.chmod(mode | 0o001)
 
 
-# Beyond the defaults (sized for a small shared machine): under a bulk load the services write
-# over a gigabyte of WAL a minute, so with the default 1 GB between checkpoints one starts every
-# 15 to 30 seconds, after which each page touched is written whole into the WAL again and batch
-# updates stall for hundreds of milliseconds. Durability stays: fsync and synchronous_commit
+# Beyond the defaults (sized for a small shared machine): under a bulk load, with the default
+# 1 GB of WAL between checkpoints, one started every 13 to 27 seconds, after which each page
+# touched is written whole into the WAL again. Durability stays: fsync and synchronous_commit
 # keep their defaults.
 TUNING = {"shared_buffers": "512MB", "max_wal_size": "8GB", "min_wal_size": "1GB",
           "checkpoint_timeout": "15min", "wal_compression": "on"}

@@ -4,10 +4,13 @@ from functools import partial
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 
-from shared import db
+from shared import db, kafka
 from shared.kafka import Output
 from shared.processor import Processor
+from shared.service import run_processors
 from tests.support import running
 
 pytestmark = pytest.mark.integration
@@ -29,11 +32,10 @@ def _processor(settings, pool) -> Processor:
                      settings=settings, schema="intake")
 
 
-def _serve(pool):
+def _serve(pool, make=_processor):
+    """A service running the one processor that `make` builds."""
     async def serve(settings, stop):
-        processor = _processor(settings, pool)
-        from shared.service import run_processors
-        await run_processors([processor], stop)
+        await run_processors([make(settings, pool)], stop)
     return serve
 
 
@@ -78,15 +80,7 @@ def _quiet_processor(settings, pool) -> Processor:
                      settings=settings, schema="intake", save_empty=False)
 
 
-def _quiet_serve(pool):
-    async def serve(settings, stop):
-        from shared.service import run_processors
-        await run_processors([_quiet_processor(settings, pool)], stop)
-    return serve
-
-
 async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(settings, bus):
-    from aiokafka import AIOKafkaConsumer, TopicPartition
     pool = await db.create_pool(settings.database_url)
     try:
         async with pool.acquire() as conn:
@@ -100,9 +94,9 @@ async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(
             saved = await conn.fetch("select \"offset\", seq from intake.processed_records"
                                      " where consumer = $1", "smi-kernel-quiet" + settings.group_suffix)
         assert [(r["offset"], r["seq"]) for r in saved] == [(2, 0)], "only the record that produced output"
-        async with running(_quiet_serve(pool), settings):  # the next owner publishes the saved output
+        async with running(_serve(pool, _quiet_processor), settings):  # the next owner publishes the saved output
             assert [r.value for r in await bus.read(settings.topics.alerts, count=1)] == [b"first:loud2"]
-        async with running(_quiet_serve(pool), settings):  # and a restart redoes nothing
+        async with running(_serve(pool, _quiet_processor), settings):  # and a restart redoes nothing
             await bus.send(settings.topics.csp_events, b"quiet4", key=b"k")
             published = await bus.read(settings.topics.alerts, count=1, settle=2.0)
             await asyncio.sleep(1.0)
@@ -125,8 +119,6 @@ async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(
 
 
 async def test_outputs_are_published_in_order_on_their_key_partitions(settings, bus):
-    from aiokafka.partitioner import murmur2
-    from shared import kafka
     topic = settings.topics.alerts
     # More than one batch's worth for each partition, so that batches follow each other.
     outputs = [Output(topic, b"%05d" % n + b"." * 1500, b"key-%d" % (n % 40)) for n in range(3000)]
