@@ -97,23 +97,59 @@ def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
     )
 
 
-async def publish_with_offsets(producer: AIOKafkaProducer, outputs: list[Output], offsets: dict,
-                               group_id: str, on_retry=None) -> None:
-    """Publish the outputs and commit the consumer offsets in one Kafka transaction, retrying
-    (with back-off) until the broker takes it."""
-    delay = 0.2
-    while True:
-        try:
-            async with producer.transaction():
-                await send_batched(producer, outputs)
-                await producer.send_offsets_to_transaction(offsets, group_id)
-            return
-        except KafkaError as error:
-            log.warning("publishing failed, retrying: %r", error)
-            if on_retry:
-                on_retry()
+class TransactionalPublisher:
+    """Publishes outputs and consumer offsets in one Kafka transaction, retrying with back-off
+    until the broker takes it.
+
+    When the broker goes away mid-transaction, aiokafka's sender can die and leave the producer
+    in a fatal state from which it begins no transaction again; such a producer is replaced by a
+    new one with the same transactional id, whose start fences the old one and aborts what it
+    left open."""
+
+    def __init__(self, settings: Settings, name: str, on_retry=None) -> None:
+        self._settings, self._name, self._on_retry = settings, name, on_retry
+        self.producer = transactional_producer(settings, name)
+        self._broken = False
+
+    async def start(self) -> None:
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def publish(self, outputs: list[Output], offsets: dict, group_id: str) -> None:
+        delay = 0.2
+        while True:
+            try:
+                if self._broken or self._fatal():
+                    await self._renew()
+                async with self.producer.transaction():
+                    await send_batched(self.producer, outputs)
+                    await self.producer.send_offsets_to_transaction(offsets, group_id)
+                return
+            except Exception as error:
+                if not (self._broken or self._fatal() or isinstance(error, KafkaError)):
+                    raise
+                log.warning("publishing failed, retrying: %r", error)
+                if self._on_retry:
+                    self._on_retry()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _fatal(self) -> bool:
+        # aiokafka keeps this state private; its own transaction context reads it the same way.
+        return self.producer._txn_manager.is_fatal_error()
+
+    async def _renew(self) -> None:
+        self._broken = True  # until a new producer has started
+        log.warning("the transactional producer can begin no transaction again; starting a new one")
+        try:
+            await self.producer.stop()
+        except Exception as error:  # it is being replaced because it is broken
+            log.info("the broken producer did not stop cleanly: %r", error)
+        self.producer = transactional_producer(self._settings, self._name)
+        await self.producer.start()
+        self._broken = False
 
 
 _PARTITIONER = DefaultPartitioner()

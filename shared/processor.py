@@ -44,7 +44,8 @@ class Processor:
         self.group_id = group_id + settings.group_suffix
         self.pool, self.settings, self.schema = pool, settings, schema
         self.consumer = kafka.consumer(settings, self.group_id)
-        self.producer = kafka.transactional_producer(settings, self.group_id)
+        self.publisher = kafka.TransactionalPublisher(settings, self.group_id,
+                                                     metrics.RETRIES.labels(service, "kafka").inc)
         self._topics, self._pattern = list(topics), pattern
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -55,7 +56,7 @@ class Processor:
         self._seen_up_to: dict[tuple[str, int], int] = {}
 
     async def run(self) -> None:
-        await self.producer.start()
+        await self.publisher.start()
         if self._pattern:
             self.consumer.subscribe(pattern=self._pattern, listener=_Rebalance(self))
         else:
@@ -72,7 +73,7 @@ class Processor:
         finally:
             metrics.UP.labels(self.service).set(0)
             await self.consumer.stop()
-            await self.producer.stop()
+            await self.publisher.stop()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -205,8 +206,7 @@ class Processor:
                 return
             except KafkaError as error:
                 log.warning("plain offset commit failed, committing in a transaction: %r", error)
-        await kafka.publish_with_offsets(self.producer, outputs, offsets, self.group_id,
-                                         metrics.RETRIES.labels(self.service, "kafka").inc)
+        await self.publisher.publish(outputs, offsets, self.group_id)
 
     async def _prune(self, offsets: dict[TopicPartition, int]) -> None:
         """Outputs below a committed offset are never needed again."""

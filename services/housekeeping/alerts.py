@@ -28,13 +28,13 @@ class AlertRelay:
         self.pool, self.group_id = pool, group_id
         self.handle = partial(handle_removals, settings, PartyRegistry(pool, settings.party_cache_seconds))
         self.consumer = kafka.consumer(settings, group_id)
-        self.producer = kafka.transactional_producer(settings, group_id)
+        self.publisher = kafka.TransactionalPublisher(settings, group_id)
         self.topic = settings.topics.device_events
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        await self.producer.start()
+        await self.publisher.start()
         self.consumer.subscribe([self.topic], listener=_FinishBatch(self._busy))
         await self.consumer.start()
         try:
@@ -45,7 +45,7 @@ class AlertRelay:
                         await self._process(batch)
         finally:
             await self.consumer.stop()
-            await self.producer.stop()
+            await self.publisher.stop()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -63,7 +63,7 @@ class AlertRelay:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
-        await kafka.publish_with_offsets(self.producer, outputs, offsets, self.group_id)
+        await self.publisher.publish(outputs, offsets, self.group_id)
 
 
 class _FinishBatch(ConsumerRebalanceListener):

@@ -133,9 +133,9 @@ async def serve_requests(settings: Settings, expected: int) -> None:
     """The platform's consume-transform-produce loop: records out and offsets in one transaction."""
     group = "smi-intake"
     consumer = kafka.consumer(settings, group, settings.topics.requests)
-    producer = kafka.transactional_producer(settings, group)
+    publisher = kafka.TransactionalPublisher(settings, group)
     await consumer.start()
-    await producer.start()
+    await publisher.start()
     try:
         records = []
         while len(records) < expected:
@@ -143,9 +143,9 @@ async def serve_requests(settings: Settings, expected: int) -> None:
                 records += batch
         offsets = {TopicPartition(r.topic, r.partition): r.offset + 1 for r in records}
         outputs = [o for r in records for o in outputs_for(settings, r)]
-        await asyncio.wait_for(kafka.publish_with_offsets(producer, outputs, offsets, group), 60)
+        await asyncio.wait_for(publisher.publish(outputs, offsets, group), 60)
     finally:
-        await producer.stop()
+        await publisher.stop()
         await consumer.stop()
 
 

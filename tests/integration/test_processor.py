@@ -5,6 +5,7 @@ from functools import partial
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import murmur2
 
 from shared import db, kafka
@@ -138,3 +139,34 @@ async def test_outputs_are_published_in_order_on_their_key_partitions(settings, 
         by_key.setdefault(record.key, []).append(int(record.value[:5]))
     assert all(numbers == sorted(numbers) for numbers in by_key.values()), "each key's outputs in order"
     assert sum(map(len, by_key.values())) == 3000
+
+
+async def test_a_producer_broken_mid_transaction_is_replaced(settings, bus):
+    """When the broker goes away mid-transaction, aiokafka's dying sender marks the producer's
+    transactions fatal (as done here by hand): the publisher starts a new producer, whose start
+    aborts what the old one left open, and publishes with it."""
+    topic, source, group = settings.topics.alerts, settings.topics.csp_events, "smi-kernel-renew"
+    await bus.send(source, b"input", b"k")
+    publisher = kafka.TransactionalPublisher(settings, group + settings.group_suffix)
+    await publisher.start()
+    try:
+        broken = publisher.producer
+        await broken.begin_transaction()
+        await (await broken.send(topic, b"left open", b"k"))
+        broken._txn_manager.fatal_error(KafkaConnectionError("the broker went away"))
+        partition = (murmur2(b"k") & 0x7FFFFFFF) % settings.partitions
+        offsets = {TopicPartition(source, partition): 1}
+        await asyncio.wait_for(publisher.publish([Output(topic, b"published", b"k")], offsets,
+                                                 group + settings.group_suffix), 60)
+        assert publisher.producer is not broken
+    finally:
+        await publisher.stop()
+    records = await bus.read(topic, count=1, settle=2.0)
+    assert [r.value for r in records] == [b"published"], "the open transaction aborted, the new one committed"
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=group + settings.group_suffix, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        assert await consumer.committed(TopicPartition(source, partition)) == 1
+    finally:
+        await consumer.stop()

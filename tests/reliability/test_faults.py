@@ -40,6 +40,7 @@ async def test_nothing_lost_nothing_duplicated(fault, reliability_stack, results
     assert (counts.rrr_missing, counts.rrr_duplicated) == (0, 0), detail
     assert (counts.n8_missing, counts.n8_duplicated) == (0, 0), detail
     assert (counts.dead_unexpected, counts.dead_missing) == (0, 0), detail
+    assert not counts.exits, f"services that exited on their own: {counts.exits}"
     if counts.dead_duplicated and counts.dead_duplicated_by == ["housekeeping"] \
             and replace(counts, dead_duplicated=0).clean:
         pytest.xfail(KNOWN_DUPLICATE_DEAD_LETTER)
