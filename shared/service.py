@@ -1,5 +1,6 @@
 """What every service's entry point does: logs, metrics endpoint, signals, run until stopped."""
 import asyncio
+import gc
 import io
 import logging
 import signal
@@ -50,7 +51,17 @@ def _log_tasks() -> None:
         log.warning("task %s:\n%s", task.get_name(), out.getvalue())
 
 
+def _tune_garbage_collector() -> None:
+    """The handlers allocate many short-lived objects and almost no cycles: with the default
+    thresholds the collector ran thousands of times during a bulk load, found next to nothing,
+    and took a tenth to a fifth of the service's CPU. Objects from start-up are frozen out of
+    its scans; young ones are collected after 50,000 allocations, not 700."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def main(name: str, serve: Serve) -> None:
+    _tune_garbage_collector()
     settings = Settings()
     logs.configure(name, settings.log_level, settings.log_format)
     metrics.serve(settings.metrics_port)

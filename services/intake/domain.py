@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS, ServiceRequestSpec
-from shared.duis.codec import Document, holds_non_xml_characters
+from shared.duis.codec import Document
 from shared.eui import canonical_eui, is_eui
 from shared.parties import Party
 
@@ -63,7 +63,7 @@ def check_envelope(document: Document, dcc_eui: str) -> RequestId:
     if document.envelope_error:
         raise Rejection("E2", document.envelope_error)
     request_id = parse_request_id(document.request_id, dcc_eui)
-    if document.format == "json" and holds_non_xml_characters(document.data):
+    if document.non_xml_characters:
         # Refused before anything is stored: PostgreSQL text cannot hold NUL, XML no control character.
         raise Rejection("E13", "the request holds control characters, which a DUIS document cannot carry")
     return request_id

@@ -64,21 +64,18 @@ async def record_responses(conn: asyncpg.Connection,
     in the order seen; return the replays waiting for each request answered now."""
     if not responses:
         return {}
+    # One UPDATE, its row lock what orders it against `await_response`: whichever comes second
+    # sees the other's effect. pending_replays is left as it was, the replays that waited.
     rows = await conn.fetch(
         """with incoming as (
                select distinct on (id) id, response, topic
                from unnest($1::text[], $2::bytea[], $3::text[]) with ordinality as i(id, response, topic, n)
-               order by id, n),
-           unanswered as (
-               select r.request_id, r.pending_replays from intake.requests r
-               join incoming i on i.id = r.request_id
-               where r.response is null
-               for update of r)
+               order by id, n)
            update intake.requests r
-           set response = i.response, response_topic = i.topic, pending_replays = 0
-           from unanswered u join incoming i on i.id = u.request_id
-           where r.request_id = u.request_id
-           returning r.request_id, u.pending_replays""",
+           set response = i.response, response_topic = i.topic
+           from incoming i
+           where r.request_id = i.id and r.response is null
+           returning r.request_id, r.pending_replays""",
         *[list(column) for column in zip(*responses)],
     )
     return {row["request_id"]: row["pending_replays"] for row in rows}

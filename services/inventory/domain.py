@@ -14,7 +14,7 @@ from services.inventory import transitions as t
 from shared.duis.enums import CSPRegion, DeviceType, TYPE_2_DEVICES
 from shared.duis.models import Text
 from shared.eui import EUI
-from shared.messages import DeviceEvent, DeviceEventType
+from shared.messages import DeviceEventType
 
 SUPPLIER_ROLES = frozenset({"IS", "ES", "GS"})
 MAX_DEVICES_PER_ANSWER = 17  # as DUIS caps a Read Inventory answer
@@ -217,15 +217,17 @@ def read_inventory_body(devices: list[Device]) -> dict[str, Any]:
 
 def event(kind: DeviceEventType, device: Device, at: datetime, cause: str, event_id: str, *,
           previous: str | None = None, reference: str | None = None, reason: str | None = None,
-          policy_version: str | None = None, command_id: str | None = None) -> DeviceEvent:
+          policy_version: str | None = None, command_id: str | None = None) -> dict[str, Any]:
+    """A DeviceEvent's fields, in its order, for `messages.encode_event`: built from an SMI
+    record whose IDs are canonical already, they need no validation again."""
     removed = kind in ("DeviceRemoved", "DeviceDeleted")
-    # Built from an SMI record whose IDs are canonical already: no need to validate them again.
-    return DeviceEvent.model_construct(
-        type=kind, event_id=event_id, device_id=device.device_id, device_type=device.device_type,
-        status=None if removed else device.status, previous_status=previous,
-        status_since=None if removed else device.status_since, occurred_at=at,
-        notifying_party=device.notifying_party, notifying_party_kind=device.notifying_party_kind,
-        responsible_supplier=device.responsible_supplier, ordering_party=device.ordering_party,
-        ever_left_pending=device.ever_left_pending, cause=cause, request_id=reference,
-        reason=reason, policy_version=policy_version, command_id=command_id,
-    )
+    return {
+        "type": kind, "event_id": event_id, "device_id": device.device_id,
+        "device_type": device.device_type, "status": None if removed else device.status,
+        "previous_status": previous, "status_since": None if removed else device.status_since,
+        "occurred_at": at, "notifying_party": device.notifying_party,
+        "notifying_party_kind": device.notifying_party_kind,
+        "responsible_supplier": device.responsible_supplier, "ordering_party": device.ordering_party,
+        "ever_left_pending": device.ever_left_pending, "cause": cause, "request_id": reference,
+        "reason": reason, "policy_version": policy_version, "command_id": command_id,
+    }

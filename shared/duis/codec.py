@@ -52,6 +52,7 @@ class Document:
     schema_version: str | None
     envelope_error: str | None = None
     signature: etree._Element | None = None
+    non_xml_characters: bool = False  # a name or text XML could not carry (JSON only)
 
     @property
     def request_id(self) -> str:
@@ -90,6 +91,12 @@ def decode(raw: bytes, content_type: str | None = None) -> Document:
         raise Undecodable(f"Header/RequestID is longer than {MAX_REQUEST_ID_CHARS} characters "
                           "or holds control characters")
     return document
+
+
+def _json_may_hold_non_xml_characters(raw: bytes) -> bool:
+    """orjson refuses raw control characters and lone surrogates: JSON text can carry a
+    character outside XML only as a \\u escape or as U+FFFE / U+FFFF written out."""
+    return b"\\u" in raw or b"\xef\xbf\xbe" in raw or b"\xef\xbf\xbf" in raw
 
 
 def holds_non_xml_characters(data: Any) -> bool:
@@ -167,9 +174,10 @@ def _decode_json(raw: bytes) -> Document:
     if not isinstance(data, dict):
         raise Undecodable("a JSON request must be an object with Header and Body")
     version = data.pop("schemaVersion", SCHEMA_VERSION)
+    flagged = _json_may_hold_non_xml_characters(raw) and holds_non_xml_characters(data)
     if problem := _version_problem(version):
-        return Document("json", data, None, problem, None)
-    return Document("json", data, version, None, None)
+        return Document("json", data, None, problem, None, flagged)
+    return Document("json", data, version, None, None, flagged)
 
 
 def _version_problem(version: Any) -> str | None:

@@ -26,6 +26,19 @@ def test_content_type_decides_and_first_byte_otherwise():
         codec.decode(raw, "application/xml")
 
 
+@pytest.mark.parametrize("text, flagged", [
+    ("ACME", False), ("caf\u00e9", False), ("A\x00B", True), ("\x1f", True),
+    ("\ufffe", True), ("\uffff", True), ("\ufffd", False),
+])
+def test_json_holding_characters_xml_cannot_carry_is_flagged(text, flagged):
+    """In a value or in a name, escaped or written out in UTF-8."""
+    for body in ({"DeviceID": device_id(1), "Note": text}, {"DeviceID": device_id(1), text: "1"}):
+        raw = build.request(SUPPLIER, 1, "8.2", body, "json")
+        escaped = raw.replace("\ufffe".encode(), rb"\ufffe").replace("\u00e9".encode(), rb"\u00e9")
+        assert codec.decode(raw).non_xml_characters is flagged
+        assert codec.decode(escaped).non_xml_characters is flagged
+
+
 @pytest.mark.parametrize("raw", [
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
     b'<Request><Header><RequestID>&lol2;</RequestID></Header></Request>',

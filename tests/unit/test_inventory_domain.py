@@ -7,6 +7,7 @@ import pytest
 from services.inventory import domain, reports
 from services.inventory import transitions as t
 from shared.duis.models import DevicePrenotification
+from shared.messages import DeviceEvent, encode_event
 
 AT = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 SUPPLIER, OTHER, CSP = "90-B3-D5-1F-30-01-00-00", "90-B3-D5-1F-30-01-00-01", "90-B3-D5-1F-30-00-00-C1"
@@ -66,6 +67,18 @@ def test_moving_keeps_track_of_leaving_pending_and_commissioning():
     moved = chf.moved("Commissioned", later)
     assert moved.ever_left_pending and moved.commissioned_at == later and moved.status_since == later
     assert moved.moved("Pending", AT).ever_left_pending
+
+
+@pytest.mark.parametrize("kind", ["DeviceAdded", "DeviceStatusChanged", "DeviceRemoved", "RemovalRefused"])
+def test_events_encode_as_the_device_event_model_would(kind):
+    chf, _ = hub()
+    later = datetime(2024, 4, 1, 9, 30, 0, 250000, tzinfo=timezone.utc)
+    for device in (chf, chf.moved("Commissioned", later)):
+        fields = domain.event(kind, device, later, "8.14.1", "t:0:1:" + device.device_id,
+                              previous="Pending", reference=SUPPLIER + ":X:1", reason="r",
+                              policy_version=None, command_id=None)
+        assert encode_event(fields) == DeviceEvent(**fields).to_bytes()
+        assert DeviceEvent.model_validate_json(encode_event(fields)).model_dump() == DeviceEvent(**fields).model_dump()
 
 
 def test_removal_is_refused_unless_pending_since_the_same_instant():
