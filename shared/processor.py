@@ -51,6 +51,7 @@ class Processor:
         self._stopping = asyncio.Event()
         self._last_pruned = 0.0
         self._publishing: asyncio.Task | None = None
+        self._pruning: asyncio.Task | None = None
         # Per partition, the highest offset an earlier owner may have processed (read in the
         # batch's own transaction); records above it need no look-up in processed_records.
         self._seen_up_to: dict[tuple[str, int], int] = {}
@@ -71,6 +72,8 @@ class Processor:
                         await self._process(batch)
             await self.settled()
         finally:
+            if self._pruning is not None:
+                await asyncio.gather(self._pruning, return_exceptions=True)
             metrics.UP.labels(self.service).set(0)
             await self.consumer.stop()
             await self.publisher.stop()
@@ -99,8 +102,11 @@ class Processor:
         except Exception:  # said now: the service stops, and its shutdown may take a while
             log.exception("publishing a batch failed for good; stopping")
             raise
-        if time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS:
-            await self._prune(offsets)
+        if time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS and \
+                (self._pruning is None or self._pruning.done()):
+            # Beside the batches, not between them: a prune deletes up to seconds' worth of rows.
+            self._last_pruned = time.monotonic()
+            self._pruning = asyncio.create_task(self._prune(offsets))
         for tp, part in batch.items():
             metrics.RECORDS.labels(self.service, tp.topic).inc(len(part))
             stable = self.consumer.last_stable_offset(tp)
@@ -210,7 +216,6 @@ class Processor:
 
     async def _prune(self, offsets: dict[TopicPartition, int]) -> None:
         """Outputs below a committed offset are never needed again."""
-        self._last_pruned = time.monotonic()
         try:
             async with self.pool.acquire() as conn:
                 await conn.execute(
