@@ -33,6 +33,11 @@ def _processor(settings, pool) -> Processor:
                      settings=settings, schema="intake")
 
 
+def _partition(key: bytes, settings) -> int:
+    """The partition a keyed output goes to, as Kafka's default partitioner picks it."""
+    return (murmur2(key) & 0x7FFFFFFF) % settings.partitions
+
+
 def _serve(pool, make=_processor):
     """A service running the one processor that `make` builds."""
     async def serve(settings, stop):
@@ -133,7 +138,7 @@ async def test_outputs_are_published_in_order_on_their_key_partitions(settings, 
     records = await bus.read(topic, count=len(outputs), timeout=60)
     assert len(records) == len(outputs)
     for record in records:
-        assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % settings.partitions
+        assert record.partition == _partition(record.key, settings)
     by_key: dict[bytes, list[int]] = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         by_key.setdefault(record.key, []).append(int(record.value[:5]))
@@ -145,26 +150,26 @@ async def test_a_producer_broken_mid_transaction_is_replaced(settings, bus):
     """When the broker goes away mid-transaction, aiokafka's dying sender marks the producer's
     transactions fatal (as done here by hand): the publisher starts a new producer, whose start
     aborts what the old one left open, and publishes with it."""
-    topic, source, group = settings.topics.alerts, settings.topics.csp_events, "smi-kernel-renew"
+    topic, source = settings.topics.alerts, settings.topics.csp_events
+    group = "smi-kernel-renew" + settings.group_suffix
     await bus.send(source, b"input", b"k")
-    publisher = kafka.TransactionalPublisher(settings, group + settings.group_suffix)
+    publisher = kafka.TransactionalPublisher(settings, group)
     await publisher.start()
     try:
         broken = publisher.producer
         await broken.begin_transaction()
         await (await broken.send(topic, b"left open", b"k"))
         broken._txn_manager.fatal_error(KafkaConnectionError("the broker went away"))
-        partition = (murmur2(b"k") & 0x7FFFFFFF) % settings.partitions
+        partition = _partition(b"k", settings)
         offsets = {TopicPartition(source, partition): 1}
-        await asyncio.wait_for(publisher.publish([Output(topic, b"published", b"k")], offsets,
-                                                 group + settings.group_suffix), 60)
+        await asyncio.wait_for(publisher.publish([Output(topic, b"published", b"k")], offsets, group), 60)
         assert publisher.producer is not broken
     finally:
         await publisher.stop()
     records = await bus.read(topic, count=1, settle=2.0)
     assert [r.value for r in records] == [b"published"], "the open transaction aborted, the new one committed"
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=group + settings.group_suffix, enable_auto_commit=False)
+                                group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         assert await consumer.committed(TopicPartition(source, partition)) == 1
