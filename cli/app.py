@@ -53,10 +53,10 @@ def send(files: list[Path] = typer.Argument(..., exists=True, readable=True, hel
             table.add_row(request_id, "[yellow]-", f"no response within {timeout:g} s")
             worst = 2
             continue
-        header = codec.read(answers[request_id])["Header"]
-        code = header.get("ResponseCode", "?")
+        answer = answers[request_id]
+        code = codec.read(answer.value)["Header"].get("ResponseCode", "?")
         style = "green" if code == "I0" else "yellow" if code.startswith("W") else "red"
-        table.add_row(request_id, f"[{style}]{code}", header.get("ResponseReason") or _meaning(code))
+        table.add_row(request_id, f"[{style}]{code}", answer.reason or _meaning(code))
         worst = max(worst, 0 if code == "I0" else 1)
     console.print(table)
     raise typer.Exit(worst)
@@ -80,10 +80,9 @@ def alerts(party: str = typer.Option(None, help="only this party's alerts (EUI)"
             key = (record.key or b"").decode()
             if party and key.upper() != party.upper():
                 continue
-            alert = codec.read(record.value)
-            payload = alert.get("DCCAlert") or {}
-            device = _first_device(payload)
-            row = (key, alert.get("DCCAlertCode", "?"), device, str(record.timestamp))
+            message = alert_message(codec.read(record.value))
+            device = alert_device(message.get("DCCAlert") or {})
+            row = (key, str(message.get("DCCAlertCode", "?")), device, str(record.timestamp))
             if follow:
                 console.print("  ".join(row))
             table_rows.append(row)
@@ -99,14 +98,23 @@ def alerts(party: str = typer.Option(None, help="only this party's alerts (EUI)"
         console.print(table)
 
 
-def _first_device(payload: object) -> str:
-    if isinstance(payload, dict):
-        if "DeviceID" in payload:
-            return str(payload["DeviceID"])
-        for value in payload.values():
-            found = _first_device(value)
-            if found:
-                return found
+def alert_message(document: dict) -> dict:
+    """The DCCAlertMessage {DCCAlertCode, DCCAlert} of a DCC Alert (a DUIS `Response`)."""
+    message = (document.get("Body") or {}).get("DCCAlertMessage") if isinstance(document, dict) else None
+    return message if isinstance(message, dict) else {}
+
+
+# Where each DCCAlert payload names its device: N8's DeviceStatusChangeEvent, the overdue
+# return's CommsHubAlert.
+ALERT_DEVICE_FIELDS = (("DeviceStatusChangeEvent", "DeviceID"), ("CommsHubAlert", "CommsHubDeviceID"))
+
+
+def alert_device(payload: object) -> str:
+    if not isinstance(payload, dict):
+        return ""
+    for event, field in ALERT_DEVICE_FIELDS:
+        if isinstance(payload.get(event), dict) and payload[event].get(field):
+            return str(payload[event][field])
     return ""
 
 

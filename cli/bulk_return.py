@@ -33,11 +33,25 @@ def read_hubs(path: Path) -> tuple[list[tuple[str, str | None]], dict[str, str]]
             if not is_eui(hub) or (other and not is_eui(other)):
                 refused[hub] = "E11"
             elif canonical_eui(hub) in seen:
-                refused[hub] = "E15"
+                refused[hub] = "E46"
             else:
                 seen.add(canonical_eui(hub))
                 hubs.append((canonical_eui(hub), canonical_eui(other) if other else None))
     return hubs, refused
+
+
+def split(hubs: list) -> list[list]:
+    """Requests of at most 999 hubs, as even as can be: a request of one hub is answered in pure
+    DUIS 5.4, without the per-hub list that names its record and due date, so no request is
+    left with a single hub unless there is only one."""
+    count = -(-len(hubs) // MAX_BULK_IDS)
+    size, larger = divmod(len(hubs), count) if count else (0, 0)
+    chunks, start = [], 0
+    for n in range(count):
+        end = start + size + (n < larger)
+        chunks.append(hubs[start:end])
+        start = end
+    return chunks
 
 
 def run(fault: bool, party: str, csv_path: Path, out: Path, reason: str, return_type: str | None,
@@ -45,7 +59,7 @@ def run(fault: bool, party: str, csv_path: Path, out: Path, reason: str, return_
     settings = Settings()
     party = canonical_eui(party)
     hubs, refused = read_hubs(csv_path)
-    chunks = [hubs[i:i + MAX_BULK_IDS] for i in range(0, len(hubs), MAX_BULK_IDS)]
+    chunks = split(hubs)
     base = time.time_ns() // 1000
     requests, members = [], {}
     for n, chunk in enumerate(chunks):
@@ -69,7 +83,7 @@ def run(fault: bool, party: str, csv_path: Path, out: Path, reason: str, return_
     return write_outcomes(out, members, answers, refused)
 
 
-def write_outcomes(out: Path, members: dict[str, list[str]], answers: dict[str, bytes],
+def write_outcomes(out: Path, members: dict[str, list[str]], answers: dict[str, topics.Answer],
                    refused: dict[str, str]) -> int:
     tally: dict[str, int] = {}
     with out.open("w", newline="") as handle:
@@ -90,15 +104,24 @@ def write_outcomes(out: Path, members: dict[str, list[str]], answers: dict[str, 
     return 0 if set(tally) <= {"I0"} else 1
 
 
-def _hub_rows(request_id: str, ids: list[str], answer: bytes | None):
+def _hub_rows(request_id: str, ids: list[str], answer: topics.Answer | None):
     if answer is None:
         return [[h, request_id, "-", "no response in time: check later with `smi track`", "", ""] for h in ids]
-    document = codec.read(answer)
+    document = codec.read(answer.value)
     overall = document["Header"]["ResponseCode"]
-    results = ((document.get("Body") or {}).get("BulkReturnResult") or {}).get("HubResult") or []
+    message = (document.get("Body") or {}).get("ResponseMessage") or {}
+    results = (message.get("CHFReturnResults") or {}).get("HubResult") or []
     results = results if isinstance(results, list) else [results]
-    if not results:  # the whole request was refused
-        return [[h, request_id, overall, document["Header"].get("ResponseReason", ""), "", ""] for h in ids]
-    return [[r["DeviceID"], request_id, r["ResponseCode"],
-             codes.CODES[r["ResponseCode"]].meaning if r["ResponseCode"] in codes.CODES else "",
+    if not results:
+        # The whole request was refused, or it returned one hub: then the Header's code is that
+        # hub's own, and the answer names no record (`smi track` finds it by the hub).
+        reason = answer.reason or _meaning(overall)
+        if len(ids) == 1 and overall == "I0":
+            reason += f"; record and due date: `smi track {ids[0]}`"
+        return [[h, request_id, overall, reason, "", ""] for h in ids]
+    return [[r["DeviceID"], request_id, r["ResponseCode"], _meaning(r["ResponseCode"]),
              r.get("ReturnsRemedyRecordReference", ""), r.get("ReturnDueDate", "")] for r in results]
+
+
+def _meaning(code: str) -> str:
+    return codes.meaning(code) if code in codes.CODES else ""

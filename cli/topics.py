@@ -2,6 +2,7 @@
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -23,8 +24,24 @@ async def _consumer(settings: Settings, topics: list[str], from_beginning: bool)
     return consumer
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A response as the CLI got it: the DUIS document and the record headers around it."""
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def reason(self) -> str | None:
+        """The human-readable reason, which DUIS 5.4 keeps out of the document."""
+        return self.headers.get("response-reason")
+
+
+def record_headers(record) -> dict[str, str]:
+    return {name: (value or b"").decode("utf-8", "replace") for name, value in record.headers or ()}
+
+
 async def exchange(settings: Settings, requests: list[tuple[str, bytes, str]], response_topics: list[str],
-                   timeout: float, progress=None) -> dict[str, bytes]:
+                   timeout: float, progress=None) -> dict[str, Answer]:
     """Send (request id, bytes, content-type) to the request topic; return the responses seen
     within `timeout`, by RequestID."""
     consumer = await _consumer(settings, response_topics, from_beginning=False)
@@ -32,7 +49,7 @@ async def exchange(settings: Settings, requests: list[tuple[str, bytes, str]], r
                                 max_request_size=4 * 1024 * 1024)
     await producer.start()
     wanted = {request_id for request_id, _, _ in requests}
-    answers: dict[str, bytes] = {}
+    answers: dict[str, Answer] = {}
     try:
         for request_id, value, content_type in requests:
             key = request_id.split(":")[0].encode()
@@ -43,9 +60,10 @@ async def exchange(settings: Settings, requests: list[tuple[str, bytes, str]], r
         while wanted - answers.keys() and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for record in (r for part in batch.values() for r in part):
-                request_id = dict(record.headers).get("request-id", b"").decode()
+                headers = record_headers(record)
+                request_id = headers.get("request-id", "")
                 if request_id in wanted and request_id not in answers:
-                    answers[request_id] = record.value
+                    answers[request_id] = Answer(record.value, headers)
                     if progress:
                         progress()
     finally:

@@ -10,9 +10,10 @@ from pydantic import BaseModel
 
 from services.housekeeping.config import HousekeepingSettings
 from services.housekeeping.handlers import RunRequest
-from services.inventory.domain import CommsHubDelivered
+from services.inventory.domain import MAX_DEVICES_PER_ANSWER, CommsHubDelivered
 from services.returns.domain import ReturnReceived
 from shared import codes
+from shared.duis import codec, enums
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.duis.models import MAX_BULK_IDS
 from shared.settings import REPO_ROOT, Settings, Topics
@@ -67,30 +68,133 @@ def request_schema() -> dict:
     }
 
 
+# Every response and alert is a DUIS `Response`; the reason of a response is not in the document.
+RESPONSE_HEADERS = {
+    "content-type": "the message's contentType: the format of its request",
+    "request-id": "the request's RequestID as received (also when the document leaves out one the XSD "
+                  "would not take)",
+    "response-code": "the Header's ResponseCode",
+    "response-reason": "the human-readable reason (DUIS 5.4 has no place for it in the document)",
+}
+ALERT_HEADERS = {
+    "content-type": "the message's contentType: the alert format the party is configured for",
+    "alert-code": "the DCCAlertCode",
+    "request-id": f"{codes.RETURN_OVERDUE} only: the RequestID of the return the hub was returned by",
+    "returns-remedy-record": f"{codes.RETURN_OVERDUE} only: the hub's Returns Remedy Record reference",
+}
+_SCHEMA = "https://json-schema.org/draft/2020-12/schema"
+_DATE_TIME = {"type": "string", "format": "date-time"}
+_EUI = {"type": "string", "pattern": EUI_PATTERN}
+
+
+def _object(required: list[str], fields: dict[str, Any], description: str | None = None) -> dict:
+    """A JSON object whose keys are a DUIS element's children: no others (as the XSD says)."""
+    found = {"type": "object", "required": required, "properties": fields, "additionalProperties": False}
+    return {"description": description, **found} if description else found
+
+
+def _record_headers(names: dict[str, str]) -> dict:
+    return {"type": "object", "properties": {name: {"type": "string", "description": meaning}
+                                             for name, meaning in names.items()}}
+
+
+def _device_schema() -> dict:
+    """DUIS 5.4's `Device` as 8.2 answers it, in the XSD's order."""
+    return _object(["DeviceID", "DeviceType", "DeviceManufacturer", "DeviceModel"], {
+        "DeviceID": _EUI,
+        "DeviceType": {"enum": list(enums.values(enums.DeviceType))},
+        "DeviceStatus": {"enum": list(enums.values(enums.SMIStatus)),
+                         "description": "the SMI Status; absent for Type 2 devices (IHD, CAD)"},
+        "DeviceManufacturer": {"type": "string"},
+        "DeviceModel": {"type": "string"},
+        "SMETSCHTSVersion": {"type": "string"},
+        "DeviceFirmwareVersion": {"type": "string"},
+        "DateCommissioned": {"type": "string", "format": "date"},
+        "ImportMPxN": {"type": "string", "description": "the meter point the device is at"},
+        "ESMEVariant": {"type": "string"},
+        "CSPRegion": {"enum": list(enums.values(enums.CSPRegion))},
+        "S1SP": {"type": "string", "description": "SMETS1 devices only: their SMETS1 Service Provider"},
+    })
+
+
+def _hub_result_schema() -> dict:
+    return _object(["DeviceID", "ResponseCode"], {
+        "DeviceID": _EUI,
+        "ResponseCode": {"enum": list(codes.CODES), "description": "this hub's own code"},
+        "ReturnsRemedyRecordReference": {"type": "string", "description": "accepted hubs only"},
+        "ReturnDueDate": {"type": "string", "format": "date", "description": "accepted hubs only"},
+    })
+
+
 def response_schema() -> dict:
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Response (JSON rendering)",
-        "type": "object", "required": ["Header", "Body"],
+        "$schema": _SCHEMA, "title": "Response (JSON rendering)",
+        "description": "A DUIS 5.4 Response, element names as keys. The human-readable reason is not part "
+                       "of the document: it is the record header response-reason (record headers: "
+                       + ", ".join(RESPONSE_HEADERS) + ").",
+        "type": "object", "required": ["schemaVersion", "Header", "Body"], "additionalProperties": False,
         "properties": {
-            "Header": _header(["RequestID", "ResponseID", "ResponseCode", "ResponseDateTime"], {
-                "RequestID": {"type": "string"}, "ResponseID": {"type": "string"},
-                "ResponseCode": {"enum": list(codes.CODES)},
-                "ResponseReason": {"type": "string"},
-                "ResponseDateTime": {"type": "string", "format": "date-time"}}),
-            "Body": {"type": "object", "description": "The SR's answer: ReadInventoryResponse for 8.2, "
-                                                      "BulkReturnResult (one HubResult per hub) for 8.14.3/8.14.4"},
+            "schemaVersion": {"type": "string", "description": "the request's schemaVersion where it is a "
+                                                               f"decimal, else {codec.SCHEMA_VERSION}"},
+            "Header": _object(["ResponseCode", "ResponseDateTime"], {
+                "RequestID": {"type": "string", "description": "left out where the request's RequestID is not "
+                                                               "one the XSD takes (the record header request-id "
+                                                               "still carries it)"},
+                "ResponseID": {"type": "string", "description": "DCC EUI:originator EUI:the request's counter"},
+                "ResponseCode": {"enum": list(codes.CODES), "description": "I0 success, W accepted in part, "
+                                                                          "E rejected: docs/response-codes.md"},
+                "ResponseDateTime": _DATE_TIME}),
+            "Body": _object(["ResponseMessage"], {"ResponseMessage": _object(
+                ["ServiceReference", "ServiceReferenceVariant"], {
+                    "ServiceReference": {"type": "string", "examples": ["8.2", "8.14"]},
+                    "ServiceReferenceVariant": {"type": "string", "description": "the request's (8.2 where it "
+                                                                                 "named no DUIS 5.4 variant)"},
+                    "DSPInventory": _object(["Device"], {"Device": {
+                        "type": "array", "items": {"$ref": "#/$defs/Device"},
+                        "minItems": 1, "maxItems": MAX_DEVICES_PER_ANSWER}},
+                        "SR 8.2 Read Inventory: the devices found"),
+                    "CHFReturnResults": _object(["HubResult"], {"HubResult": {
+                        "type": "array", "items": {"$ref": "#/$defs/HubResult"},
+                        "minItems": 2, "maxItems": MAX_BULK_IDS}},
+                        "SR 8.14.3 / 8.14.4 of 2 to 999 hubs (the MP117 amendment): each hub's outcome. "
+                        "A single-hub return is answered in pure DUIS 5.4: the Header's code is the hub's "
+                        "own, and there is no payload"),
+                },
+                "ServiceReference and its variant, then the SR's payload where it has one")}),
         },
+        "$defs": {"Device": _device_schema(), "HubResult": _hub_result_schema()},
     }
 
 
 def alert_schema() -> dict:
+    meanings = "; ".join(f"{code}: {alert.meaning}" for code, alert in codes.ALERTS.items())
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "DCCAlertMessage (JSON rendering)",
-        "type": "object", "required": ["DCCAlertCode", "DCCAlert"],
+        "$schema": _SCHEMA, "title": "DCC Alert (JSON rendering)",
+        "description": "A DUIS 5.4 Response whose Body is DCCAlertMessage, element names as keys (record "
+                       "headers: " + ", ".join(ALERT_HEADERS) + ").",
+        "type": "object", "required": ["schemaVersion", "Header", "Body"], "additionalProperties": False,
         "properties": {
-            "DCCAlertCode": {"type": "string", "examples": ["N8", "N900"],
-                             "description": "N8: device removed by housekeeping; N900: returned hub overdue"},
-            "DCCAlert": {"type": "object", "description": "DeviceStatusChangeEvent (N8) or CommsHubReturnOverdue (N900)"},
+            "schemaVersion": {"const": codec.SCHEMA_VERSION},
+            "Header": _object(["ResponseCode", "ResponseDateTime"], {
+                "ResponseCode": {"const": "I0"}, "ResponseDateTime": _DATE_TIME},
+                "An alert answers no request: no RequestID nor ResponseID"),
+            "Body": _object(["DCCAlertMessage"], {"DCCAlertMessage": _object(["DCCAlertCode", "DCCAlert"], {
+                "DCCAlertCode": {"enum": list(codes.ALERTS), "description": meanings},
+                "DCCAlert": {"oneOf": [
+                    _object(["DeviceStatusChangeEvent"], {"DeviceStatusChangeEvent": _object(
+                        ["DeviceID", "DeviceStatusChange"], {
+                            "DeviceID": _EUI,
+                            "DeviceStatusChange": _object(["DeviceRemovedFromInventory"], {
+                                "DeviceRemovedFromInventory": {"type": "object", "maxProperties": 0}})})},
+                        f"{codes.DEVICE_REMOVED}: the device housekeeping removed from the SMI"),
+                    _object(["CommsHubAlert"], {"CommsHubAlert": _object(
+                        ["CommsHubDeviceID", "AlertCode"], {
+                            "CommsHubDeviceID": _EUI,
+                            "AlertCode": {"const": codes.RETURN_OVERDUE_ALERT_CODE},
+                            "TimeStamp": {**_DATE_TIME, "description": "the date the return was due by"}})},
+                        f"{codes.RETURN_OVERDUE}: a returned hub not received by its due date"),
+                ]},
+            })}),
         },
     }
 
@@ -102,8 +206,10 @@ def schemas() -> dict[str, dict]:
     return found
 
 
-def _message(name: str, title: str, content_type: str, payload: Any, summary: str) -> dict:
-    return {"name": name, "title": title, "summary": summary, "contentType": content_type, "payload": payload}
+def _message(name: str, title: str, content_type: str, payload: Any, summary: str,
+             headers: dict | None = None) -> dict:
+    found = {"name": name, "title": title, "summary": summary, "contentType": content_type}
+    return {**found, **({"headers": headers} if headers else {}), "payload": payload}
 
 
 def _schema_ref(path: str) -> dict:
@@ -113,18 +219,27 @@ def _schema_ref(path: str) -> dict:
 def asyncapi() -> dict:
     topics = Topics()
     xml = {"type": "string", "description": "a DUIS XML document"}
+    signed = {"type": "string", "description": "a DUIS 5.4 XML Response, valid against the XSD and signed by the "
+                                               "DCC (an enveloped ds:Signature, the root's last child)"}
+    response_summary = ("Exactly one per RequestID, in its request's format: Response {Header {RequestID, "
+                        "ResponseID, ResponseCode, ResponseDateTime}, Body {ResponseMessage {ServiceReference, "
+                        "ServiceReferenceVariant, DSPInventory (8.2) or CHFReturnResults (bulk 8.14.3/8.14.4)}}}; "
+                        "the reason is the record header response-reason")
+    alert_summary = ("Response {Header {ResponseCode I0, ResponseDateTime}, Body {DCCAlertMessage {DCCAlertCode "
+                     + ", ".join(codes.ALERTS) + ", DCCAlert}}}")
     messages = {
         "ServiceRequestXml": _message("ServiceRequestXml", "Service Request (XML)", "application/xml", xml,
                                       "A DUIS Request: Header and one SR element in Body; optional ds:Signature"),
         "ServiceRequestJson": _message("ServiceRequestJson", "Service Request (JSON)", "application/json",
                                        _schema_ref("request.json"), "The JSON rendering of the same document"),
-        "ResponseXml": _message("ResponseXml", "Response (XML)", "application/xml", xml,
-                                "Exactly one per RequestID, in its request's format"),
+        "ResponseXml": _message("ResponseXml", "Response (XML)", "application/xml", signed,
+                                response_summary, _record_headers(RESPONSE_HEADERS)),
         "ResponseJson": _message("ResponseJson", "Response (JSON)", "application/json",
-                                 _schema_ref("response.json"), "Exactly one per RequestID, in its request's format"),
-        "DCCAlertXml": _message("DCCAlertXml", "DCC Alert (XML)", "application/xml", xml, "DCCAlertMessage"),
-        "DCCAlertJson": _message("DCCAlertJson", "DCC Alert (JSON)", "application/json",
-                                 _schema_ref("alert.json"), "DCCAlertMessage, for parties configured for JSON"),
+                                 _schema_ref("response.json"), response_summary, _record_headers(RESPONSE_HEADERS)),
+        "DCCAlertXml": _message("DCCAlertXml", "DCC Alert (XML)", "application/xml", signed, alert_summary,
+                                _record_headers(ALERT_HEADERS)),
+        "DCCAlertJson": _message("DCCAlertJson", "DCC Alert (JSON)", "application/json", _schema_ref("alert.json"),
+                                 alert_summary + "; for parties configured for JSON", _record_headers(ALERT_HEADERS)),
         "DeadLetter": _message("DeadLetter", "Dead letter", "application/octet-stream",
                                {"type": "string", "description": "the original bytes, unchanged"},
                                "Input too broken to answer; headers dlq-reason, dlq-service, dlq-source-topic, "
@@ -205,6 +320,10 @@ MEANINGS = {
     "http_port": "the service's HTTP JSON API port (0: none)",
     "max_request_bytes": "larger requests are rejected (E17)",
     "signature_mode": "`off` (development) or `required` (production: unsigned or bad signature rejected)",
+    "dcc_signing_key": "the DCC's XML signing key (ECDSA P-256, PKCS#8 in PEM or DER): every XML response and "
+                       "alert is signed with it. The default is public test material: set your own in production",
+    "dcc_signing_certificate": "the certificate of that key; its issuer and serial number are named in each "
+                               "signature's KeyInfo",
     "topic_mode": "`shared` topics, or `per-party` responses and alerts (smi.responses.<EUI>, smi.alerts.<EUI>)",
     "parties_file": "the party registry loaded at preparation",
     "party_cache_seconds": "how long a service trusts its cached copy of the registry",
@@ -251,7 +370,16 @@ def _settings_classes() -> list[tuple[str, str, type]]:
     return found
 
 
+# Defaults better said in words than as a path.
+DEFAULT_TEXTS = {
+    "dcc_signing_key": "DCC Boxed's DSP test key in `tools/duis/keys/`",
+    "dcc_signing_certificate": "DCC Boxed's DSP test certificate",
+}
+
+
 def _default(name: str, field) -> str:
+    if name in DEFAULT_TEXTS:
+        return DEFAULT_TEXTS[name]
     if field.default_factory is not None:
         return "host name" if name == "instance_id" else "(random per process)"
     value = field.default

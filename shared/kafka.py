@@ -28,9 +28,11 @@ class Output:
 
 
 def header(record: ConsumerRecord, name: str) -> str | None:
+    """A record header's text; one that cannot be read (a null value, a name that is not text)
+    counts as absent, so the record is still answered."""
     for key, value in record.headers or ():
-        if key.lower() == name:
-            return value.decode("utf-8", "replace")
+        if isinstance(key, str) and key.lower() == name:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else None
     return None
 
 

@@ -20,11 +20,13 @@ class Message(BaseModel):
 
 
 class ReplyTo(Message):
-    """Where and how to answer: the RequestID, its originator, the request's format."""
+    """Where and how to answer: the RequestID, its originator, the request's format, and the
+    DUIS ServiceReferenceVariant the answer names (None: the request named none DUIS has)."""
     request_id: str
     originator: EUI
     format: Literal["xml", "json"]
     schema_version: str
+    variant: str | None = None
 
 
 class HandleServiceRequest(Message):

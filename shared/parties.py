@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.duis.enums import UserRole
 from shared.eui import EUI
+from shared.settings import REPO_ROOT
 
 
 class Party(BaseModel):
@@ -26,8 +27,28 @@ class Party(BaseModel):
 
 
 def load_file(path: Path) -> list[Party]:
+    """The parties of a registry file. An entry may name its certificate by `certificate_file`,
+    a PEM file (relative to the repository root), instead of holding it as `certificate`."""
     entries = yaml.safe_load(path.read_text()) or {}
-    return [Party.model_validate(entry) for entry in entries.get("parties", [])]
+    return [Party.model_validate(_with_certificate(entry, path)) for entry in entries.get("parties", [])]
+
+
+def _with_certificate(entry: dict, registry: Path) -> dict:
+    if "certificate_file" not in entry:
+        return entry
+    entry = dict(entry)
+    named = entry.pop("certificate_file")
+    who = f"{registry}: party {entry.get('eui')}"
+    if entry.get("certificate"):
+        raise ValueError(f"{who} gives both certificate and certificate_file")
+    certificate = REPO_ROOT / named
+    if not certificate.is_file():
+        raise ValueError(f"{who}: certificate_file {certificate} does not exist"
+                         " (tools/duis/keys/ is unpacked by `make duis-tools`)")
+    entry["certificate"] = certificate.read_text()
+    if "-----BEGIN CERTIFICATE-----" not in entry["certificate"]:
+        raise ValueError(f"{who}: certificate_file {certificate} holds no PEM certificate")
+    return entry
 
 
 async def upsert(conn: asyncpg.Connection, parties: list[Party]) -> None:

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# SmartDCC's public DCC Boxed test key material, unpacked by `make duis-tools`: development only.
+DEV_KEYS = REPO_ROOT / "tools" / "duis" / "keys"
 
 
 class Topics(BaseModel):
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
     http_port: int = 0  # the service's JSON API (0: none); the local stack sets one per service
     max_request_bytes: int = 1_000_000
     signature_mode: Literal["off", "required"] = "off"
+    # The DCC's XML signing key (PKCS#8, PEM or DER) and its certificate: every XML response and
+    # alert is signed with them. The defaults are DCC Boxed's DSP test key: never in production.
+    dcc_signing_key: Path = DEV_KEYS / "dsp-xml-sign-90B3D51F30000002-ds.key"
+    dcc_signing_certificate: Path = DEV_KEYS / "dsp-xml-sign-90B3D51F30000002-ds.pem"
     topic_mode: Literal["shared", "per-party"] = "shared"
     parties_file: Path = REPO_ROOT / "deploy" / "parties.yaml"
     party_cache_seconds: float = 5.0

@@ -51,7 +51,7 @@ class Watcher:
                 elif record.topic == topics.dead_letters:
                     self.dead_letters.append(dict(record.headers).get("dlq-reason", b"").decode()[:300])
                 else:
-                    code = codec.read(record.value).get("DCCAlertCode", "?")
+                    code = alert_code(codec.read(record.value))
                     self.alerts[((record.key or b"").decode(), code)] += 1
 
     async def stop(self) -> None:
@@ -63,6 +63,12 @@ class Watcher:
     def codes(self, request_ids) -> Counter:
         return Counter(codec.read(self.responses[r])["Header"]["ResponseCode"]
                        for r in request_ids if r in self.responses)
+
+
+def alert_code(document: dict) -> str:
+    """The DCCAlertCode of a DCC Alert: a DUIS `Response` whose Body is DCCAlertMessage."""
+    message = (document.get("Body") or {}).get("DCCAlertMessage") or {}
+    return str(message.get("DCCAlertCode", "?"))
 
 
 async def produce(settings: Settings, records, progress=None) -> None:

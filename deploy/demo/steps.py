@@ -141,23 +141,19 @@ async def read_inventory(watcher: feed.Watcher, settings, party: str, device: st
                                          request_id, "application/xml")])
     await feed.wait_until(lambda: request_id in watcher.responses, 60, "Read Inventory")
     answer = codec.read(watcher.responses[request_id])
-    found = _find(answer.get("Body") or {}, ("SMIStatus", "DeviceStatus", "Status"))
-    return f"{answer['Header']['ResponseCode']} {found or ''}".strip()
+    devices = _listed(_response_message(answer).get("DSPInventory", {}).get("Device"))
+    status = devices[0].get("DeviceStatus") if devices else None
+    return f"{answer['Header']['ResponseCode']} {status or ''}".strip()
 
 
-def _find(value, names) -> str | None:
-    if isinstance(value, dict):
-        for name in names:
-            if isinstance(value.get(name), str):
-                return value[name]
-        for item in value.values():
-            if (found := _find(item, names)):
-                return found
-    if isinstance(value, list):
-        for item in value:
-            if (found := _find(item, names)):
-                return found
-    return None
+def _response_message(answer: dict) -> dict:
+    """Body/ResponseMessage of a DUIS 5.4 response: ServiceReference, its variant and the SR's payload."""
+    return (answer.get("Body") or {}).get("ResponseMessage") or {}
+
+
+def _listed(value) -> list:
+    """A repeated element decodes to a list, a single one to itself."""
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 async def returns(watcher: feed.Watcher, settings, urls: dict, data: Dataset) -> str:
@@ -177,8 +173,7 @@ async def returns(watcher: feed.Watcher, settings, urls: dict, data: Dataset) ->
         await feed.wait_until(lambda: request_id in watcher.responses, 120, label, poll=0.02)
         took = asyncio.get_running_loop().time() - started
         answers[label] = answer = codec.read(watcher.responses[request_id])
-        results = answer["Body"]["BulkReturnResult"]["HubResult"]
-        results = results if isinstance(results, list) else [results]
+        results = _listed(_response_message(answer).get("CHFReturnResults", {}).get("HubResult"))
         tally = {}
         for hub in results:
             tally[hub["ResponseCode"]] = tally.get(hub["ResponseCode"], 0) + 1

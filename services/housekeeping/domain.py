@@ -146,7 +146,7 @@ def removal_command_id(device_id: str, pending_since: datetime) -> str:
     return f"housekeeping:{device_id}:{to_micros(pending_since)}"
 
 
-def n8_alert(device_id: str) -> dict:
-    return {"DCCAlertCode": "N8",
-            "DCCAlert": {"DeviceStatusChangeEvent": {
-                "DeviceID": device_id, "DeviceStatusChange": "DeviceRemovedFromInventory"}}}
+def n8_payload(device_id: str) -> dict:
+    """The DCCAlert of an N8: the device left the SMI (DeviceRemovedFromInventory is empty)."""
+    return {"DeviceStatusChangeEvent": {
+        "DeviceID": device_id, "DeviceStatusChange": {"DeviceRemovedFromInventory": {}}}}

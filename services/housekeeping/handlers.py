@@ -17,15 +17,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.housekeeping import metrics, planning, store
 from services.housekeeping.domain import (
-    Decision, Policy, from_micros, n8_alert, removal_command_id, utc_instant,
+    Decision, Policy, from_micros, n8_payload, removal_command_id, utc_instant,
 )
 from services.housekeeping.policy import RunningPolicy
 from shared import kafka
-from shared.duis import codec
 from shared.kafka import Output
 from shared.messages import DeviceEvent, RemoveDevice
 from shared.parties import PartyRegistry
-from shared.responses import alert_topic
+from shared.codes import DEVICE_REMOVED
+from shared.responses import alert
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,11 +156,8 @@ async def handle_removals(settings: Settings, registry: PartyRegistry, conn: asy
             continue
         party = await registry.get(event.notifying_party)
         fmt = party.alert_format if party else "xml"
-        outputs.append(Output(
-            topic=alert_topic(settings, event.notifying_party),
-            value=codec.encode(n8_alert(event.device_id), fmt, root="DCCAlertMessage"),
-            key=event.notifying_party.encode(),
-            headers=(("content-type", f"application/{fmt}"), ("alert-code", "N8"))))
+        outputs.append(alert(settings, event.notifying_party, fmt, DEVICE_REMOVED,
+                             n8_payload(event.device_id), event.occurred_at))
     metrics.ALERTS.inc(len(outputs))
     return outputs
 

@@ -11,10 +11,18 @@ from pydantic import BaseModel, ValidationError
 from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS, ServiceRequestSpec
 from shared.duis.codec import Document
+from shared.duis.models import IN_DOCUMENT_ORDER
 from shared.eui import canonical_eui, is_eui
 from shared.parties import Party
 
-HEADER_FIELDS = ("RequestID", "CommandVariant", "ServiceReference", "ServiceReferenceVariant")
+# The request Header of the DUIS 5.4 XSD, in its order. FirstInSequence and
+# PrecedingServiceRequestID sequence device commands; accepted here and not acted on.
+HEADER_FIELDS = ("RequestID", "FirstInSequence", "PrecedingServiceRequestID", "CommandVariant",
+                 "ServiceReference", "ServiceReferenceVariant")
+REQUIRED_HEADER_FIELDS = ("RequestID", "CommandVariant", "ServiceReference", "ServiceReferenceVariant")
+_XS_BOOLEAN = frozenset({"true", "false", "1", "0"})
+_EUI_PART = "[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){7}"
+_REQUEST_ID_TYPE = re.compile(f"{_EUI_PART}:{_EUI_PART}:(0|[1-9][0-9]{{0,19}})")
 _COUNTER = re.compile(r"-?[0-9]{1,40}")
 MAX_COUNTER = 2**64 - 1
 
@@ -75,25 +83,53 @@ def check_originator(party: Party | None, request_id: RequestId) -> Party:
     return party
 
 
-def check_header(header: dict) -> ServiceRequestSpec:
+def check_header(header: dict, in_document_order: bool = False) -> ServiceRequestSpec:
+    """`in_document_order`: the header's elements must come in the XSD's order (XML)."""
     unknown = sorted(set(header) - set(HEADER_FIELDS))
     if unknown:
-        raise Rejection("E18", f"Header/{unknown[0]} is not a DUIS request header element")
-    for name in HEADER_FIELDS:
+        raise Rejection("E48", f"Header/{unknown[0]} is not a DUIS request header element")
+    if in_document_order:
+        _check_header_order(list(header))
+    for name in REQUIRED_HEADER_FIELDS:
         if header.get(name) in ("", None):
-            raise Rejection("E10", f"Header/{name} is missing")
+            raise Rejection("E44", f"Header/{name} is missing")
         if not isinstance(header[name], str | int) or isinstance(header[name], bool):
             raise Rejection("E13", f"Header/{name} must be a single text value, not {type(header[name]).__name__}")
+    _check_sequencing(header)
     if str(header["CommandVariant"]).strip() != "8":
-        raise Rejection("E6", f"CommandVariant {header['CommandVariant']!r:.20} given; these requests take 8")
+        raise Rejection("E40", f"CommandVariant {header['CommandVariant']!r:.20} given; these requests take 8")
     variant = str(header["ServiceReferenceVariant"]).strip()
     spec = SERVICE_REQUESTS.get(variant)
     if spec is None:
-        raise Rejection("E8", f"Service Reference Variant {variant!r:.20} is not served here")
+        raise Rejection("E42", f"Service Reference Variant {variant!r:.20} is not served here")
     if str(header["ServiceReference"]).strip() != spec.reference:
-        raise Rejection("E7", f"ServiceReference {header['ServiceReference']!r:.20} does not match "
+        raise Rejection("E41", f"ServiceReference {header['ServiceReference']!r:.20} does not match "
                               f"ServiceReferenceVariant {variant} (expected {spec.reference})")
     return spec
+
+
+def _check_header_order(names: list[str]) -> None:
+    for before, after in zip(names, names[1:]):
+        if HEADER_FIELDS.index(after) < HEADER_FIELDS.index(before):
+            raise Rejection("E48", f"Header/{after} comes after {before}; the DUIS order is "
+                                   f"{', '.join(HEADER_FIELDS)}")
+
+
+def _check_sequencing(header: dict) -> None:
+    """The optional FirstInSequence (xs:boolean) and PrecedingServiceRequestID (a RequestID)."""
+    first = header.get("FirstInSequence")
+    if first is not None and not isinstance(first, bool) \
+            and not (isinstance(first, str) and first.strip() in _XS_BOOLEAN):
+        raise Rejection("E13", f"Header/FirstInSequence {first!r:.30} is not an xs:boolean: true, false, 1 or 0")
+    preceding = header.get("PrecedingServiceRequestID")
+    if preceding is not None and not (isinstance(preceding, str) and _is_request_id(preceding.strip())):
+        raise Rejection("E13", f"Header/PrecedingServiceRequestID {preceding!r:.90} is not a RequestID "
+                               "(originator:target:counter, counter 0 to 2^64-1)")
+
+
+def _is_request_id(value: str) -> bool:
+    found = _REQUEST_ID_TYPE.fullmatch(value)
+    return found is not None and int(found.group(1)) <= MAX_COUNTER
 
 
 def check_role(party: Party, spec: ServiceRequestSpec) -> None:
@@ -102,15 +138,17 @@ def check_role(party: Party, spec: ServiceRequestSpec) -> None:
                                f"{spec.variant} {spec.name} (needs one of {', '.join(sorted(spec.roles))})")
 
 
-def check_body(body: object, spec: ServiceRequestSpec) -> BaseModel:
+def check_body(body: object, spec: ServiceRequestSpec, in_document_order: bool = False) -> BaseModel:
+    """`in_document_order`: the body's elements must come in the XSD's order (XML)."""
     if not isinstance(body, dict) or list(body) != [spec.element]:
         given = ", ".join(body) if isinstance(body, dict) else type(body).__name__
-        raise Rejection("E9", f"Body must hold exactly {spec.element} for {spec.variant}; got {given or 'nothing'}")
+        raise Rejection("E43", f"Body must hold exactly {spec.element} for {spec.variant}; got {given or 'nothing'}")
     content = body[spec.element]
     if isinstance(content, list):
-        raise Rejection("E9", f"Body holds {len(content)} {spec.element} elements; exactly one is allowed")
+        raise Rejection("E43", f"Body holds {len(content)} {spec.element} elements; exactly one is allowed")
     try:
-        return spec.model.model_validate(content if content != "" else {})
+        return spec.model.model_validate(content if content != "" else {},
+                                         context=IN_DOCUMENT_ORDER if in_document_order else None)
     except ValidationError as error:
         raise Rejection(*errors.code_for(error, spec.element)) from None
 
@@ -118,6 +156,8 @@ def check_body(body: object, spec: ServiceRequestSpec) -> BaseModel:
 def evaluate(document: Document, request_id: RequestId, party: Party | None) -> Accepted:
     """Everything after the RequestID: originator, header, role, body (raises Rejection)."""
     party = check_originator(party, request_id)
-    spec = check_header(document.data["Header"])
+    # JSON objects carry no order a client could be held to; XML sequences do.
+    ordered = document.format == "xml"
+    spec = check_header(document.data["Header"], ordered)
     check_role(party, spec)
-    return Accepted(request_id, spec, check_body(document.data.get("Body"), spec), party)
+    return Accepted(request_id, spec, check_body(document.data.get("Body"), spec, ordered), party)

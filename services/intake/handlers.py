@@ -17,7 +17,7 @@ from shared import kafka, logs
 from shared.duis import codec
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, ReplyTo
-from shared.responses import response
+from shared.responses import answer_variant, response
 from shared.service import Context
 
 SERVICE = "intake"
@@ -69,12 +69,14 @@ async def _triage(intake: Intake, record: ConsumerRecord) -> Output | _Taken:
 async def _check(intake: Intake, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
     settings = intake.settings
     variant = str(document.data["Header"].get("ServiceReferenceVariant", "unknown"))[:12]
+    answered = answer_variant(document.data["Header"].get("ServiceReferenceVariant"))
     try:
         request_id = domain.check_envelope(document, settings.dcc_eui)
     except Rejection as rejection:
         return _answer(intake, document, None, rejection, variant)
     reply = ReplyTo(request_id=document.request_id, originator=request_id.originator,
-                    format=document.format, schema_version=document.schema_version or codec.SCHEMA_VERSION)
+                    format=document.format, schema_version=document.schema_version or codec.SCHEMA_VERSION,
+                    variant=answered)
     try:
         party = domain.check_originator(await intake.parties.get(request_id.originator), request_id)
         check_signature(record.value, document, party, settings.signature_mode)
@@ -95,9 +97,11 @@ def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
     metrics.rejected(variant, rejection.code)
     if reply is None:  # the RequestID itself is unusable: echo it, key by whatever sent it
         originator = document.request_id.split(":")[0][:64]
+        header = document.data.get("Header") or {}
         reply = ReplyTo.model_construct(request_id=document.request_id, originator=originator,
                                         format=document.format,
-                                        schema_version=document.schema_version or codec.SCHEMA_VERSION)
+                                        schema_version=document.schema_version or codec.SCHEMA_VERSION,
+                                        variant=answer_variant(header.get("ServiceReferenceVariant")))
     return response(intake.settings, reply, rejection.code, intake.clock(), reason=rejection.reason)
 
 

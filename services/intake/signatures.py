@@ -1,9 +1,9 @@
 """Request signatures: the enveloped XML signature (ECDSA P-256 with SHA-256, as DUIS uses)
 must verify against the originator's certificate in the party registry.
 
-In `required` mode a request with no signature is E22 and one that does not verify (tampered,
+In `required` mode a request with no signature is E49 and one that does not verify (tampered,
 signed with another party's key, or a signature over something other than the whole request)
-is E23. A JSON request carries no XML signature, so in `required` mode it is E22.
+is E50. A JSON request carries no XML signature, so in `required` mode it is E49.
 """
 from lxml import etree
 from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
@@ -27,14 +27,14 @@ def check_signature(raw: bytes, document: Document, party: Party, mode: str) -> 
     if mode == "off":
         return
     if document.signature is None:
-        raise Rejection("E22", "the request carries no enveloped XML signature")
+        raise Rejection("E49", "the request carries no enveloped XML signature")
     if not party.certificate:
-        raise Rejection("E23", f"no certificate is registered for {party.eui}")
+        raise Rejection("E50", f"no certificate is registered for {party.eui}")
     try:
         result = XMLVerifier().verify(raw, x509_cert=party.certificate, parser=_PARSER,
                                       expect_config=_EXPECT)
     except (InvalidSignature, InvalidInput, ValueError) as error:
-        raise Rejection("E23", f"signature does not verify against {party.eui}'s certificate: "
+        raise Rejection("E50", f"signature does not verify against {party.eui}'s certificate: "
                                f"{str(error)[:200]}") from None
     if etree.QName(result.signed_xml).localname != "Request":
-        raise Rejection("E23", "the signature does not cover the whole request")
+        raise Rejection("E50", "the signature does not cover the whole request")

@@ -36,10 +36,10 @@ def publish(inv: Inventory, event: dict[str, Any]) -> Output:
                   (("event-type", event["type"]),))
 
 
-def answer(inv: Inventory, reply: ReplyTo, variant: str, code: str, body: dict | None = None,
+def answer(inv: Inventory, reply: ReplyTo, variant: str, code: str, payload: dict | None = None,
            reason: str | None = None) -> Output:
     metrics.count_request(variant, code)
-    return response(inv.settings, reply, code, inv.clock(), body=body, reason=reason)
+    return response(inv.settings, reply, code, inv.clock(), payload=payload, reason=reason)
 
 
 def added(inv: Inventory, record: ConsumerRecord, device: Device, cause: str, party: str | None,

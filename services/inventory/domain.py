@@ -113,7 +113,7 @@ def prenotified(body, sender: str, roles: list[str], at: datetime) -> Device:
 
 def prenotification_refusal(body, already_in_smi: bool) -> t.Refused | None:
     if body.DeviceType in t.HUBS:
-        return t.Refused("E120202", f"{body.DeviceType} {body.DeviceID} is added by its CSP on delivery")
+        return t.Refused("E120203", f"{body.DeviceType} {body.DeviceID} is added by its CSP on delivery")
     if already_in_smi:
         return t.Refused("E120201", f"{body.DeviceID} is already in the Smart Metering Inventory")
     return None
@@ -153,7 +153,7 @@ DETAIL_FIELDS = {"DeviceManufacturer": "manufacturer", "DeviceModel": "model",
 def may_edit(device: Device, party: str) -> t.Refused | None:
     """Details, MPxN and deletion of a device: its Responsible Supplier or Notifying Party."""
     if not device.relations(party) & {t.RS, t.NP}:
-        return t.Refused("E32", f"only the Responsible Supplier or Notifying Party of "
+        return t.Refused("E51", f"only the Responsible Supplier or Notifying Party of "
                                 f"{device.device_id} may update or delete it")
     return None
 
@@ -190,27 +190,27 @@ def _iso(at: datetime | None) -> str:
 # --- Read Inventory (SR 8.2) ---
 
 def inventory_entry(device: Device) -> dict[str, Any]:
-    """One device as a Read Inventory answer shows it; S1SP only for SMETS1 devices."""
+    """One device as DUIS 5.4's `Device` shows it, in the XSD's order; S1SP only for SMETS1."""
     return {
         "DeviceID": device.device_id,
         "DeviceType": device.device_type,
         "DeviceStatus": device.status,
         "DeviceManufacturer": device.manufacturer,
         "DeviceModel": device.model,
-        "FirmwareVersion": device.firmware_version,
         "SMETSCHTSVersion": device.smets_chts_version,
+        "DeviceFirmwareVersion": device.firmware_version,
+        "DateCommissioned": device.commissioned_at.date().isoformat() if device.commissioned_at else None,
+        "ImportMPxN": device.mpxn,
         "ESMEVariant": device.esme_variant,
         "CSPRegion": device.csp_region or "Unknown",
-        "MPxN": device.mpxn,
-        "LinkedDeviceID": device.linked_device_id,
-        "DateCommissioned": device.commissioned_at.date().isoformat() if device.commissioned_at else None,
         "S1SP": device.s1sp if device.csp_region == "SMETS1" else None,
     }
 
 
-def read_inventory_body(devices: list[Device]) -> dict[str, Any]:
+def read_inventory_payload(devices: list[Device]) -> dict[str, Any]:
+    """8.2's answer: `DSPInventory`, at most 17 devices (the XSD's limit)."""
     shown = sorted(devices, key=lambda d: d.device_id)[:MAX_DEVICES_PER_ANSWER]
-    return {"ReadInventoryResponse": {"Device": [inventory_entry(d) for d in shown]}}
+    return {"DSPInventory": {"Device": [inventory_entry(d) for d in shown]}}
 
 
 # --- Events ---

@@ -26,7 +26,7 @@ COMMANDS: dict[str, type[BaseModel]] = {
     "ReturnHubs": ReturnHubs, "EnrolSMETS1Device": EnrolSMETS1Device,
 }
 # A refusal of the transition table, as ReturnHubs answers it per hub.
-HUB_CODES = {"E31": "E081405", "E32": "E081403", "E33": "E081402", "E34": "E081402"}
+HUB_CODES = {"E31": "E55", "E51": "E51", "E52": "E081402", "E53": "E081402"}
 
 
 async def handle(inv: Inventory, conn: asyncpg.Connection,
@@ -154,7 +154,7 @@ async def on_return_hubs(inv: Inventory, conn: asyncpg.Connection, record: Consu
         if hub is None:
             code = "E081401"
         elif any(r.device_id == hub_id for r in results):
-            code = "E081405"  # named twice: the first mention is the return
+            code = "E55"  # named twice: the first mention is the return
         else:
             try:
                 t.decide("ReturnHubs", hub.device_type, hub.status, "Withdrawn", hub.relations(command.originator))

@@ -53,7 +53,7 @@ def validate(inv: Inventory, record: ConsumerRecord, command: HandleServiceReque
     """The body re-validated with its catalogue model, or the rejection to send."""
     spec = SERVICE_REQUESTS.get(command.variant)
     if spec is None or spec.owner != SERVICE:
-        return answer(inv, command.reply, "unknown", "E8", reason=f"{command.variant!r:.20} is not served by inventory")
+        return answer(inv, command.reply, "unknown", "E42", reason=f"{command.variant!r:.20} is not served by inventory")
     try:
         body = spec.model.model_validate(command.body.get(spec.element))
     except ValidationError as error:
@@ -111,10 +111,10 @@ async def read_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSe
         await ws.flush(conn)
         devices = await store.devices_at_mpxn(conn, body.MPxN, domain.MAX_DEVICES_PER_ANSWER)
     else:
-        return [_refuse(inv, r, t.Refused("E35", "Read Inventory by UPRN or PropertyFilter is not supported"))]
+        return [_refuse(inv, r, t.Refused("E080201", "Read Inventory by UPRN or PropertyFilter is not supported"))]
     if not devices:
         return [_refuse(inv, r, t.Refused("E30", f"no device in the SMI for {body.DeviceID or body.MPxN}"))]
-    return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_body(devices))]
+    return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_payload(devices))]
 
 
 async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
@@ -122,10 +122,10 @@ async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: Working
     body = r.body
     if body.UpdateDeviceStatusExceptCH is not None:
         return await change_status(inv, conn, ws, r, "8.4 UpdateDeviceStatusExceptCH", device,
-                                   body.UpdateDeviceStatusExceptCH.DeviceStatus)
+                                   body.UpdateDeviceStatusExceptCH)
     if body.UpdateDeviceStatusCH is not None:
         return await change_status(inv, conn, ws, r, "8.4 UpdateDeviceStatusCH", device,
-                                   body.UpdateDeviceStatusCH.DeviceStatus)
+                                   body.UpdateDeviceStatusCH)
     if body.DeleteDevice:
         if refusal := domain.deletion_refusal(device, r.party):
             raise refusal
@@ -142,7 +142,9 @@ async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: Working
     if refusal := domain.may_edit(device, r.party):
         raise refusal
     if body.UpdateMPxN is not None:
-        changed = replace(device, mpxn=body.UpdateMPxN.MPxN)
+        if body.UpdateMPxN.ImportMPxN is None:  # the SMI holds the import MPxN only
+            return [answer(inv, r.command.reply, r.variant, "I0")]
+        changed = replace(device, mpxn=body.UpdateMPxN.ImportMPxN)
     else:
         changed = domain.with_details(device, body.UpdateDeviceDetails.model_dump(exclude_none=True))
     ws.change([changed], [])

@@ -3,9 +3,9 @@
 SEC Appendix AC, which holds the full matrix, is not public. The rows marked `AC` follow its
 published clauses; the others are this project's decisions, written here and nowhere else, and
 rendered into docs/inventory-transitions.md. A move not in the table is refused (E31); a move in
-the table asked by a party it does not name is refused (E32). Type 2 devices have no status and
-take no move (E33): they are pre-notified without a status and deleted by 8.4 DeleteDevice
-outside this table (`domain.py`). A cause that does not apply to the device's type is refused (E34).
+the table asked by a party it does not name is refused (E51). Type 2 devices have no status and
+take no move (E52): they are pre-notified without a status and deleted by 8.4 DeleteDevice
+outside this table (`domain.py`). A cause that does not apply to the device's type is refused (E53).
 """
 from dataclasses import dataclass
 
@@ -98,16 +98,16 @@ class Refused(Exception):
 def decide(cause: str, device_type: str, source: str | None, target: str | None,
            asker: set[str]) -> Move:
     """The move, if the table allows it to `asker` (the relations of the party asking);
-    else Refused with E33, E34, E31 or E32, checked in that order."""
+    else Refused with E52, E53, E31 or E51, checked in that order."""
     if device_type in TYPE_2_DEVICES:
-        raise Refused("E33", f"{device_type} is a Type 2 device and has no SMI Status")
+        raise Refused("E52", f"{device_type} is a Type 2 device and has no SMI Status")
     if device_type not in CAUSES[cause].applies_to:
-        raise Refused("E34", f"{cause} does not apply to a {device_type}")
+        raise Refused("E53", f"{cause} does not apply to a {device_type}")
     move = _BY_KEY.get((cause, source, target))
     if move is None:
         raise Refused("E31", f"{cause} may not move a device from {_name(source)} to {_name(target)}")
     if not move.parties & asker:
-        raise Refused("E32", f"only the {' or the '.join(sorted(move.parties))} may move this "
+        raise Refused("E51", f"only the {' or the '.join(sorted(move.parties))} may move this "
                              f"{device_type} from {_name(source)} to {_name(target)}")
     return move
 
@@ -126,7 +126,7 @@ def render_markdown() -> str:
         "",
         "Generated from `services/inventory/transitions.py`; a test keeps this file in step.",
         "Every move not listed is refused with `E31`; a listed move asked by a party not named is",
-        "refused with `E32`. Type 2 devices (IHD, CAD) carry no status: any status change is `E33`;",
+        "refused with `E51`. Type 2 devices (IHD, CAD) carry no status: any status change is `E52`;",
         "they enter by 12.2 without a status and leave by 8.4 DeleteDevice (Responsible Supplier or",
         "Notifying Party), and housekeeping never removes them.",
         "`basis` says where a rule comes from: a published SEC Appendix AC clause, the SR's own",

@@ -6,18 +6,18 @@ A record is closed when its CSP reports the hub received; one not received by it
 overdue, and its returning party is alerted once.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared import codes
 from shared.duis.models import CHFFaultReturn, CHFNoFaultReturn
 from shared.eui import EUI
 
 FAULT, NO_FAULT = "8.14.3", "8.14.4"
-ACCEPTED, UNDER_OPEN_RETURN = "I0", "E081404"
-ALL_ACCEPTED, SOME_ACCEPTED, NONE_ACCEPTED = "I0", "W1", "E081400"
-OVERDUE_ALERT_CODE = "N900"  # the project's own DCC Alert: a returned hub is overdue
+ACCEPTED, UNDER_OPEN_RETURN = "I0", "E081405"
+ALL_ACCEPTED, SOME_ACCEPTED, NONE_ACCEPTED = "I0", "W081401", "E54"
 AGE_BUCKETS = ((30, "0-30d"), (60, "31-60d"), (90, "61-90d"), (180, "91-180d"))
 OLDEST_BUCKET = "over-180d"
 
@@ -73,6 +73,9 @@ def own_refusals(hubs: list[str], under_return: set[str]) -> dict[str, str]:
 
 
 def overall_code(hub_codes: list[str]) -> str:
+    """A single hub's return answers with the hub's own code, as DUIS 5.4 does."""
+    if len(hub_codes) == 1:
+        return hub_codes[0]
     accepted = sum(code == ACCEPTED for code in hub_codes)
     if accepted == len(hub_codes):
         return ALL_ACCEPTED
@@ -104,20 +107,23 @@ class HubOutcome:
     due: date | None = None
 
 
-def response_body(outcomes: list[HubOutcome]) -> dict[str, Any]:
-    """The bulk return answer: per hub its code, and for an accepted hub its record and due date."""
-    return {"BulkReturnResult": {"HubResult": [
+def response_payload(outcomes: list[HubOutcome]) -> dict[str, Any] | None:
+    """A bulk return's answer (the published MP117 amendment): per hub its code, and for an
+    accepted hub its record and due date. A single hub is answered in pure DUIS: no payload."""
+    if len(outcomes) == 1:
+        return None
+    return {"CHFReturnResults": {"HubResult": [
         {"DeviceID": o.device_id, "ResponseCode": o.code,
          "ReturnsRemedyRecordReference": o.reference,
          "ReturnDueDate": o.due.isoformat() if o.due else None}
         for o in outcomes]}}
 
 
-def overdue_alert(device_id: str, reference: str, request_id: str, due: date) -> dict[str, Any]:
-    return {"DCCAlertCode": OVERDUE_ALERT_CODE,
-            "DCCAlert": {"CommsHubReturnOverdue": {
-                "DeviceID": device_id, "ReturnsRemedyRecordReference": reference,
-                "RequestID": request_id, "ReturnDueDate": due.isoformat()}}}
+def overdue_payload(device_id: str, due: date) -> dict[str, Any]:
+    """The DCCAlert of an overdue return: DUIS's CommsHubAlert, stamped with the due date (its
+    record and request travel as record headers: the DUIS payload has no place for them)."""
+    return {"CommsHubAlert": {"CommsHubDeviceID": device_id, "AlertCode": codes.RETURN_OVERDUE_ALERT_CODE,
+                              "TimeStamp": datetime.combine(due, time.min, timezone.utc)}}
 
 
 class ReturnReceived(BaseModel):

@@ -4,6 +4,7 @@ A return request is answered once: at once when this service refuses every hub i
 when inventory's HubsReturned arrives, in the same transaction that opens the records. A request
 already known is answered again with its saved response and opens nothing.
 """
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import asyncpg
@@ -13,12 +14,12 @@ from pydantic import ValidationError
 
 from services.returns import domain, metrics, store
 from services.returns.domain import CheckOverdue, HubOutcome, ReturnReceived
-from shared import eui, kafka
+from shared import codes, eui, kafka
 from shared.duis import codec, errors
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type
-from shared.responses import alert_topic, response
+from shared.responses import alert, response
 from shared.service import Context
 
 SERVICE = "returns"
@@ -68,7 +69,7 @@ async def on_return_request(returns: Returns, conn: asyncpg.Connection,
         return [_saved_response(known, command.reply)] if known["state"] == "answered" else []
     spec = SERVICE_REQUESTS.get(command.variant)
     if spec is None or spec.owner != SERVICE:
-        return [_reject(returns, command.reply, "E8", f"{command.variant!r:.20} is not a return")]
+        return [_reject(returns, command.reply, "E42", f"{command.variant!r:.20} is not a return")]
     try:
         body = spec.model.model_validate(command.body.get(spec.element))
     except ValidationError as error:
@@ -131,11 +132,10 @@ async def on_check_overdue(returns: Returns, conn: asyncpg.Connection,
     for row in await store.mark_overdue(conn, check.as_of):
         party = await returns.parties.get(row["originator"])
         fmt = party.alert_format if party else "xml"
-        alert = domain.overdue_alert(row["device_id"], row["reference"], row["request_id"], row["due_by"])
-        outputs.append(Output(
-            alert_topic(returns.settings, row["originator"]),
-            codec.encode(alert, fmt, root="DCCAlertMessage"), row["originator"].encode(),
-            (("content-type", f"application/{fmt}"), ("alert-code", domain.OVERDUE_ALERT_CODE))))
+        payload = domain.overdue_payload(row["device_id"], row["due_by"])
+        output = alert(returns.settings, row["originator"], fmt, codes.RETURN_OVERDUE, payload, check.as_of)
+        outputs.append(replace(output, headers=(*output.headers, ("request-id", row["request_id"]),
+                                                ("returns-remedy-record", row["reference"]))))
     metrics.OVERDUE_ALERTS.inc(len(outputs))
     return outputs
 
@@ -146,7 +146,7 @@ async def _answer(returns: Returns, conn: asyncpg.Connection, request_id: str, r
             for r in await store.hub_outcomes(conn, request_id)]
     code = domain.overall_code([h.code for h in hubs])
     now = returns.clock()
-    output = response(returns.settings, reply, code, now, body=domain.response_body(hubs))
+    output = response(returns.settings, reply, code, now, payload=domain.response_payload(hubs))
     await store.answer(conn, request_id, code, output, now)
     metrics.answered(variant, code, [h.code for h in hubs])
     return output
@@ -160,7 +160,8 @@ def _reject(returns: Returns, reply: ReplyTo, code: str, reason: str) -> Output:
 def _saved_response(known: asyncpg.Record, reply: ReplyTo) -> Output:
     return Output(known["response_topic"], known["response"], reply.originator.encode(),
                   (("content-type", f"application/{reply.format}"), ("request-id", reply.request_id),
-                   ("response-code", known["response_code"])))
+                   ("response-code", known["response_code"]),
+                   ("response-reason", codes.meaning(known["response_code"]))))
 
 
 def canonical_request_id(value: str) -> str:

@@ -92,14 +92,12 @@ def devices(found: list[dict], ages: dict[str, str]) -> str:
 
 
 def _device(d: dict, age: str) -> str:
-    linked = d.get("LinkedDeviceID")
     fields = [("Device type", h(d["DeviceType"])),
               ("SMI Status", h(d["DeviceStatus"] or "none (Type 2 device)")),
               ("Status since", _when(d.get("StatusSince"))),
               ("Manufacturer / model", f'{h(d["DeviceManufacturer"])} / {h(d["DeviceModel"])}'),
-              ("Firmware", h(d.get("FirmwareVersion"))), ("CSP region", h(d["CSPRegion"])),
-              ("S1SP", h(d.get("S1SP"))), ("MPxN", h(d.get("MPxN"))),
-              ("Linked device", f'<a href="/inventory?q={h(linked)}">{h(linked)}</a>' if linked else ""),
+              ("Firmware", h(d.get("DeviceFirmwareVersion"))), ("CSP region", h(d["CSPRegion"])),
+              ("S1SP", h(d.get("S1SP"))), ("MPxN", h(d.get("ImportMPxN"))),
               ("Commissioned", h(d.get("DateCommissioned"))), ("Housekeeping", age)]
     listed = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in fields if value)
     anchor = f'd-{h(d["DeviceID"])}'
@@ -123,7 +121,7 @@ def pending_age(age: dict | None) -> str:
 
 
 def alerts(listing: list[dict], total: int, page_size: int, offset: int) -> str:
-    names = {"N8": "N8: device removed from the inventory", "N900": "N900: Comms Hub return overdue"}
+    names = {"N8": "N8: device removed from the inventory", "N999": "N999: Comms Hub return overdue"}
     rows = [f"""<tr><td class="id">{_when(a["sent_at"])}</td><td>{h(names.get(a["code"], a["code"]))}</td>
 <td class="id">{h(a["device_id"])}</td><td>{_alert_detail(a["payload"])}</td></tr>""" for a in listing]
     if not rows:
@@ -132,13 +130,22 @@ def alerts(listing: list[dict], total: int, page_size: int, offset: int) -> str:
             + pager("/alerts", {}, total, page_size, offset))
 
 
+# The fields of a DCCAlert payload the Device ID column already shows.
+_DEVICE_FIELDS = {"DeviceID", "CommsHubDeviceID"}
+
+
 def _alert_detail(payload: dict) -> str:
+    """The payload's fields but the device: e.g. DeviceStatusChange: DeviceRemovedFromInventory,
+    or a CommsHubAlert's AlertCode and TimeStamp (for an overdue return, its due date)."""
     inner = next(iter(payload.values()), {})
     if not isinstance(inner, dict):
         return h(inner)
-    links = {"RequestID": "/returns/", "ReturnsRemedyRecordReference": "/records/"}
-    return "; ".join(f'{h(k)}: <a href="{links[k]}{h(v)}">{h(v)}</a>' if k in links else f"{h(k)}: {h(v)}"
-                     for k, v in inner.items() if k != "DeviceID")
+    return "; ".join(f"{h(k)}: {h(_shown(v))}" for k, v in inner.items() if k not in _DEVICE_FIELDS)
+
+
+def _shown(value) -> str:
+    """An element holding elements is shown by their names (an empty one decodes to "" or {})."""
+    return ", ".join(value) if isinstance(value, dict) else str(value)
 
 
 CSV_COLUMNS = ("position", "device_id", "code", "reference", "due_by", "status")

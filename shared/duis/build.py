@@ -22,7 +22,7 @@ def request(originator: str, counter: int, variant: str, body: dict[str, Any],
             "ServiceReference": spec.reference,
             "ServiceReferenceVariant": variant,
         },
-        "Body": {spec.element: body},
+        "Body": {spec.element: spec.model.in_order(body)},
     }
     return codec.encode(document, fmt, root="Request")
 
@@ -33,12 +33,27 @@ def prenotification(device_id: str, device_type: str = "ESME", **extra: Any) -> 
 
 
 def fault_return(hubs: list[str], **extra: Any) -> dict[str, Any]:
+    """OtherDeviceID is required: unless given, each hub names itself there."""
     return {"DeviceID": hubs, "CHFFaultReturnType": "Fault identified post installation",
-            "CHFConnectionMethod": "Cradle", "CHFFaultReason": "LED Fault", **extra}
+            "OtherDeviceID": list(hubs), "CHFConnectionMethod": "Cradle", "CHFFaultReason": "LED Fault",
+            **extra}
 
 
 def no_fault_return(hubs: list[str], **extra: Any) -> dict[str, Any]:
     return {"DeviceID": hubs, "CHFNoFaultReturnType": "No Fault Return (general)", **extra}
+
+
+def install_success(hub: str, **extra: Any) -> dict[str, Any]:
+    """8.14.1 CHFInstallSuccessSMWAN with what the reference template gives."""
+    return {"DeviceID": hub, "CHFInstallType": "New CHF Install", "MPxN": "1000999888",
+            "AerialInstall": True, "CHFLocation": "Basement or Cellar", **extra}
+
+
+def install_no_sm_wan(hub: str, **extra: Any) -> dict[str, Any]:
+    """8.14.2 CHFInstallSuccessNoSMWAN with what the reference template gives."""
+    return {**install_success(hub, CHFInstallType="CHF Install - no SM WAN"),
+            "PremiseType": "Low Rise Apartment (MDU <= 5 floors)", "MetalObstructionCheck": False,
+            "ConnectivityObstructionCheck": False, "SharedObstructionCheck": False, **extra}
 
 
 def device_id(n: int, prefix: str = "00-DB") -> str:

@@ -2,14 +2,15 @@
 from pydantic import ValidationError
 
 _CODE_BY_ERROR_TYPE = {
-    "missing": "E10",
+    "missing": "E44",
     "eui": "E11",
     "literal_error": "E12",
     "enum": "E12",
-    "too_many_ids": "E14",
-    "duplicate_ids": "E15",
-    "other_id_count": "E16",
-    "extra_forbidden": "E18",
+    "too_many_ids": "E45",
+    "duplicate_ids": "E46",
+    "other_id_count": "E47",
+    "extra_forbidden": "E48",
+    "out_of_order": "E48",
     "one_of": "E19",
 }
 

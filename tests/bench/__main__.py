@@ -20,7 +20,7 @@ from tests.bench import report
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS, DOC = ROOT / "bench-results.json", ROOT / "docs" / "benchmarks.md"
-BENCHES = ["intake", "inventory", "housekeeping", "returns", "ssi", "e2e"]
+BENCHES = ["signing", "intake", "inventory", "housekeeping", "returns", "ssi", "e2e"]
 COLUMNS = ("bench", "name", "value", "unit", "target", "met", "ceiling", "note")
 console = Console()
 

@@ -202,8 +202,10 @@ def request_bytes(spec: dict, request_id: str) -> bytes:
     if "body_raw" in spec:
         if spec["body_raw"] is not None:
             document["Body"] = spec["body_raw"]
-    else:
+    elif spec.get("keep_order"):
         document["Body"] = {variant.element: spec["body"]}
+    else:
+        document["Body"] = {variant.element: variant.model.in_order(spec["body"])}
     version = spec.get("schema_version", codec.SCHEMA_VERSION)
     if spec.get("format", "xml") == "json":
         top = {} if version is None else {"schemaVersion": version}

@@ -69,7 +69,7 @@ async def test_send_return_track_and_parties(settings, bus, tmp_path):
         rows = list(csv.DictReader(outcomes.open()))
         by_hub = {r["device_id"]: r for r in rows}
         assert {h: by_hub[h]["code"] for h in (hub(0), hub(1), hub(2))} == {hub(0): "I0", hub(1): "I0", hub(2): "I0"}
-        assert by_hub["nope"]["code"] == "E11" and by_hub[hub(1).lower()]["code"] == "E15"
+        assert by_hub["nope"]["code"] == "E11" and by_hub[hub(1).lower()]["code"] == "E46"
         assert all(by_hub[hub(n)]["record_reference"] and by_hub[hub(n)]["due_by"] for n in range(3))
 
         code, out = await smi(env, "track", hub(0))

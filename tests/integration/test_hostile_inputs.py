@@ -76,7 +76,7 @@ def code_of(record: ConsumerRecord) -> str:
 
 
 def hub_codes(record: ConsumerRecord) -> dict[str, str]:
-    results = codec.read(record.value)["Body"]["BulkReturnResult"]["HubResult"]
+    results = codec.read(record.value)["Body"]["ResponseMessage"]["CHFReturnResults"]["HubResult"]
     return {r["DeviceID"]: r["ResponseCode"] for r in (results if isinstance(results, list) else [results])}
 
 
@@ -121,7 +121,7 @@ class TimedReads:
         took = time.monotonic() - started
         answer = orjson.loads(self.watch.responses[request_id][0].value)
         assert answer["Header"]["ResponseCode"] == "I0", answer
-        return answer["Body"]["ReadInventoryResponse"]["Device"][0]["DeviceStatus"], took
+        return answer["Body"]["ResponseMessage"]["DSPInventory"]["Device"][0]["DeviceStatus"], took
 
     async def round(self) -> list[tuple[str, float]]:
         return [await self.read(SUPPLIER_2, DEVICES["THEIRS_ESME"]),

@@ -34,6 +34,6 @@ async def test_real_inventory_removes_the_meter_and_keeps_the_hub(settings, bus,
     assert [e["type"] for e in events if e["device_id"] == meter] == ["DeviceAdded", "DeviceRemoved"]
     answer = responses[read]
     assert answer["Header"]["ResponseCode"] == "I0"
-    [hub] = answer["Body"]["ReadInventoryResponse"]["Device"]
+    [hub] = answer["Body"]["ResponseMessage"]["DSPInventory"]["Device"]
     assert (hub["DeviceID"], hub["DeviceType"], hub["DeviceStatus"]) == (chf, "CHF", "Pending")
     assert responses[removed_read]["Header"]["ResponseCode"] == "E30"  # no such device any more

@@ -29,9 +29,12 @@ def alerted(records) -> dict[str, str]:
     found = {}
     for record in records:
         document = etree.fromstring(record.value)
-        assert document.findtext("sr:DCCAlertCode", namespaces=NS) == "N8"
-        event = document.find("sr:DCCAlert/sr:DeviceStatusChangeEvent", namespaces=NS)
-        assert event.findtext("sr:DeviceStatusChange", namespaces=NS) == "DeviceRemovedFromInventory"
+        assert etree.QName(document).localname == "Response"
+        assert document.findtext("sr:Header/sr:ResponseCode", namespaces=NS) == "I0"
+        message = document.find("sr:Body/sr:DCCAlertMessage", namespaces=NS)
+        assert message.findtext("sr:DCCAlertCode", namespaces=NS) == "N8"
+        event = message.find("sr:DCCAlert/sr:DeviceStatusChangeEvent", namespaces=NS)
+        assert event.find("sr:DeviceStatusChange/sr:DeviceRemovedFromInventory", namespaces=NS) is not None
         found[event.findtext("sr:DeviceID", namespaces=NS)] = record.key.decode()
     return found
 

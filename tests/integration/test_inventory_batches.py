@@ -12,9 +12,9 @@ pytestmark = pytest.mark.integration
 
 
 def shown(answer: dict) -> list[tuple]:
-    devices = answer["Body"]["ReadInventoryResponse"]["Device"]
+    devices = answer["Body"]["ResponseMessage"]["DSPInventory"]["Device"]
     devices = devices if isinstance(devices, list) else [devices]
-    return [(d["DeviceID"], d["DeviceStatus"], d.get("MPxN")) for d in devices]
+    return [(d["DeviceID"], d["DeviceStatus"], d.get("ImportMPxN")) for d in devices]
 
 
 async def test_one_batch_reads_its_own_changes_and_deletions(settings, bus):

@@ -117,7 +117,7 @@ async def test_a_device_moves_through_its_statuses_in_order_and_a_forbidden_move
         events = await inputs.events(4)
 
     assert {rid: code(a) for rid, a in answers.items()} == {
-        added: "I0", again: "E120201", too_early: "E31", not_theirs: "E32", installed: "I0",
+        added: "I0", again: "E120201", too_early: "E31", not_theirs: "E51", installed: "I0",
         decommissioned: "I0", back: "I0", unknown: "E30"}
     assert statuses(events, meter) == [
         ("DeviceAdded", None, "Pending"),
@@ -222,7 +222,7 @@ async def test_bulk_hub_return_answers_each_hub_by_ownership_and_status(settings
     second = orjson.loads(replies[-1].value)
     assert second["request_id"] == "R2" and replies[-1].key == b"R2"
     assert {r["device_id"]: r["code"] for r in second["results"]} == {
-        own: "I0", installed: "I0", theirs: "E081403", returned: "E081405", missing: "E081401",
+        own: "I0", installed: "I0", theirs: "E51", returned: "E55", missing: "E081401",
         meter: "E081402", gpf[own]: "E081402"}
     assert {r["device_id"]: r.get("gpf_id") for r in second["results"]}[own] == gpf[own]
     last = [e for e in events if e.get("command_id") == "r-2"]
@@ -251,15 +251,19 @@ async def test_read_inventory_shows_s1sp_for_smets1_and_refuses_what_it_cannot_a
         by_uprn = await inputs.request("8.2", {"UPRN": "123"})
         answers = await inputs.responses(6)
 
-    device = answers[by_id]["Body"]["ReadInventoryResponse"]["Device"]
+    message = answers[by_id]["Body"]["ResponseMessage"]
+    assert (message["ServiceReference"], message["ServiceReferenceVariant"]) == ("8.2", "8.2")
+    device = message["DSPInventory"]["Device"]
     assert device == [{"DeviceID": smets1, "DeviceType": "ESME", "DeviceStatus": "Commissioned",
-                      "DeviceManufacturer": "S1M", "DeviceModel": "S1", "FirmwareVersion": "9",
-                      "CSPRegion": "SMETS1", "MPxN": "1900000001", "DateCommissioned": "2023-05-01",
+                      "DeviceManufacturer": "S1M", "DeviceModel": "S1", "DeviceFirmwareVersion": "9",
+                      "DateCommissioned": "2023-05-01", "ImportMPxN": "1900000001", "CSPRegion": "SMETS1",
                       "S1SP": "S1SP-A"}]
+    assert list(device[0]) == ["DeviceID", "DeviceType", "DeviceStatus", "DeviceManufacturer", "DeviceModel",
+                               "DeviceFirmwareVersion", "DateCommissioned", "ImportMPxN", "CSPRegion", "S1SP"]
     assert answers[by_mpxn]["Body"] == answers[by_id]["Body"]
-    [other] = answers[smets2_read]["Body"]["ReadInventoryResponse"]["Device"]
+    [other] = answers[smets2_read]["Body"]["ResponseMessage"]["DSPInventory"]["Device"]
     assert "S1SP" not in other and other["DeviceStatus"] == "Pending" and other["CSPRegion"] == "Unknown"
-    assert (code(answers[missing]), code(answers[by_uprn])) == ("E30", "E35")
+    assert (code(answers[missing]), code(answers[by_uprn])) == ("E30", "E080201")
 
 
 async def test_unusable_input_goes_to_the_dead_letters_and_return_received_is_left_to_returns(settings, bus):

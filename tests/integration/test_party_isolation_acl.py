@@ -21,12 +21,12 @@ from deploy import acl
 from deploy.local import kafka as local_kafka
 from deploy.local.layout import REPO_ROOT, Layout
 from deploy.local.processes import StackError
-from services.housekeeping.domain import n8_alert
-from shared import kafka
+from services.housekeeping.domain import n8_payload
+from shared import codes, kafka
 from shared.duis import codec
 from shared.kafka import Output
 from shared.messages import ReplyTo
-from shared.responses import alert_topic, per_party_topics, response, response_topic
+from shared.responses import alert, alert_topic, per_party_topics, response, response_topic
 from shared.settings import Settings
 from tests.conftest import unavailable
 
@@ -122,11 +122,10 @@ def outputs_for(settings: Settings, record) -> list[Output]:
     """What the services publish for a party: its response, and an N8 alert as housekeeping sends."""
     party = record.key.decode()
     reply = ReplyTo(request_id=json.loads(record.value)["Header"]["RequestID"], originator=party,
-                    format="json", schema_version="5.1")
-    alert = Output(topic=alert_topic(settings, party), key=party.encode(),
-                   value=codec.encode(n8_alert(DEVICE[party]), "xml", root="DCCAlertMessage"),
-                   headers=(("content-type", "application/xml"), ("alert-code", "N8")))
-    return [response(settings, reply, "I0", datetime.now(UTC)), alert]
+                    format="json", schema_version="5.1", variant="8.2")
+    now = datetime.now(UTC)
+    return [response(settings, reply, "I0", now),
+            alert(settings, party, "xml", codes.DEVICE_REMOVED, n8_payload(DEVICE[party]), now)]
 
 
 async def serve_requests(settings: Settings, expected: int) -> None:
@@ -187,9 +186,11 @@ async def test_a_party_reads_its_own_responses_and_alerts(published, passwords, 
         await consumer.stop()
     answer = json.loads(records[response_topic(settings, party)].value)["Header"]
     assert (answer["RequestID"], answer["ResponseCode"]) == (request(party)[0], "I0")
-    alert = records[alert_topic(settings, party)]
-    assert alert.key == party.encode()
-    assert b"<sr:DCCAlertCode>N8</sr:DCCAlertCode>" in alert.value and DEVICE[party].encode() in alert.value
+    alerted = records[alert_topic(settings, party)]
+    assert alerted.key == party.encode()
+    message = codec.read(alerted.value)["Body"]["DCCAlertMessage"]
+    assert message["DCCAlertCode"] == "N8"
+    assert message["DCCAlert"]["DeviceStatusChangeEvent"]["DeviceID"] == DEVICE[party]
 
 
 @pytest.mark.parametrize("topic", [response_topic, alert_topic])

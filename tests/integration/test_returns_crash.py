@@ -33,7 +33,7 @@ async def test_killed_mid_request_answers_once_and_opens_each_record_once(settin
         asked = [ReturnHubs.model_validate_json(r.value)
                  for r in await bus.read(topics.inventory_commands, count=3, timeout=40)]
         assert sorted(len(c.hubs) for c in asked) == [2, 3, 4]
-        inventory = Inventory(settings, {hub(2): "E081403"})
+        inventory = Inventory(settings, {hub(2): "E51"})
         by_request = {c.request_id: c for c in asked}
         first, second, third = (build.request_id(SUPPLIER, n) for n in (1, 2, 3))
 
@@ -74,7 +74,7 @@ async def test_killed_mid_request_answers_once_and_opens_each_record_once(settin
     assert sorted(len(v) for v in by_id.values()) == [1, 1, 1] and len(by_id) == 3, log.read_text()[-3000:]
     assert by_id[first][0].value == applied[0].value, "the saved response is the one published"
     codes = {rid: orjson.loads(r[0].value)["Header"]["ResponseCode"] for rid, r in by_id.items()}
-    assert codes == {first: "W1", second: "I0", third: "I0"}
+    assert codes == {first: "W081401", second: "I0", third: "I0"}
     conn = await asyncpg.connect(settings.database_url)
     try:
         rows = await conn.fetch("select device_id, count(*) as n from returns.records group by device_id")

@@ -48,10 +48,10 @@ async def test_bulk_return_through_every_service(settings, bus):
 
     answers = {orjson.loads(r.value)["Header"]["RequestID"]: orjson.loads(r.value) for r in responses}
     answer = answers[build.request_id(SUPPLIER, 2)]
-    assert answer["Header"]["ResponseCode"] == "W1"
-    results = answer["Body"]["BulkReturnResult"]["HubResult"]
+    assert answer["Header"]["ResponseCode"] == "W081401"
+    results = answer["Body"]["ResponseMessage"]["CHFReturnResults"]["HubResult"]
     assert {r["DeviceID"]: r["ResponseCode"] for r in results} == {
-        hub(1): "I0", hub(2): "I0", theirs: "E081403", unknown: "E081401", already: "E081404"}
+        hub(1): "I0", hub(2): "I0", theirs: "E51", unknown: "E081401", already: "E081405"}
     withdrawn = {e["device_id"] for e in map(lambda r: orjson.loads(r.value), events)
                  if e["type"] == "DeviceStatusChanged" and e["status"] == "Withdrawn"}
     assert withdrawn == {hub(1), gpf_of(hub(1)), hub(2), gpf_of(hub(2)), already, gpf_of(already)}

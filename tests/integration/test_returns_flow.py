@@ -14,6 +14,7 @@ from lxml import etree
 from services.returns import tracking
 from services.returns.app import serve
 from services.returns.domain import CheckOverdue
+from shared import codes
 from shared.duis import build
 from shared.duis.enums import (CHFConnectionMethod, CHFFaultReason, CHFFaultReturnType,
                                CHFNoFaultReturnType, values)
@@ -41,7 +42,8 @@ def return_command(originator: str, counter: int, variant: str, body: dict, fmt:
     element = "CHFFaultReturn" if variant == "8.14.3" else "CHFNoFaultReturn"
     request_id = build.request_id(originator, counter)
     command = HandleServiceRequest(
-        reply=ReplyTo(request_id=request_id, originator=originator, format=fmt, schema_version="5.4"),
+        reply=ReplyTo(request_id=request_id, originator=originator, format=fmt, schema_version="5.4",
+                      variant=variant),
         variant=variant, roles=["GS", "IS"], event_time=event_time, body={element: body})
     return command.to_bytes(), request_id.encode()
 
@@ -100,8 +102,12 @@ def settings(settings):
 
 def hub_results(record) -> tuple[str, list[dict]]:
     answer = orjson.loads(record.value)
-    results = answer["Body"]["BulkReturnResult"]["HubResult"]
+    results = answer["Body"]["ResponseMessage"]["CHFReturnResults"]["HubResult"]
     return answer["Header"]["ResponseCode"], results if isinstance(results, list) else [results]
+
+
+def record_headers(record) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers}
 
 
 def codes_of(results: list[dict]) -> dict[str, str]:
@@ -128,7 +134,7 @@ async def until_closed(settings, device_id: str, timeout: float = 20.0) -> None:
 async def test_mixed_request_gets_exact_per_hub_codes(settings, bus):
     topics = settings.topics
     other_party_hub, unknown_hub = hub(3), hub(4)
-    async with returns_with_inventory(settings, {other_party_hub: "E081403", unknown_hub: "E081401"}) as inventory:
+    async with returns_with_inventory(settings, {other_party_hub: "E51", unknown_hub: "E081401"}) as inventory:
         await bus.send(topics.returns_commands, *return_command(SUPPLIER, 1, "8.14.4", build.no_fault_return([hub(9)])))
         await bus.read(topics.responses, count=1)
         mixed = [hub(1), hub(2), other_party_hub, unknown_hub, hub(9)]
@@ -138,10 +144,10 @@ async def test_mixed_request_gets_exact_per_hub_codes(settings, bus):
     assert len(responses) == 2
     assert [r.key for r in responses] == [SUPPLIER.encode()] * 2
     code, results = hub_results(responses[1])
-    assert code == "W1"
+    assert code == "W081401"
     assert [r["DeviceID"] for r in results] == mixed, "hubs are answered in request order"
-    assert codes_of(results) == {hub(1): "I0", hub(2): "I0", other_party_hub: "E081403",
-                                 unknown_hub: "E081401", hub(9): "E081404"}
+    assert codes_of(results) == {hub(1): "I0", hub(2): "I0", other_party_hub: "E51",
+                                 unknown_hub: "E081401", hub(9): "E081405"}
     accepted = [r for r in results if r["ResponseCode"] == "I0"]
     assert all(r["ReturnsRemedyRecordReference"].startswith("RRR-") for r in accepted)
     assert {r["ReturnDueDate"] for r in accepted} == {"2024-04-09"}
@@ -170,8 +176,11 @@ async def test_every_hub_refused_here_is_answered_without_inventory(settings, bu
         await bus.read(topics.responses, count=1)
         await bus.send(topics.returns_commands, *return_command(SUPPLIER, 2, "8.14.4", build.no_fault_return([hub(1)])))
         responses = await bus.read(topics.responses, count=2, settle=0.5)
-    code, results = hub_results(responses[1])
-    assert code == "E081400" and codes_of(results) == {hub(1): "E081404"}
+    # A single hub's return is answered in pure DUIS 5.4: the hub's own code and no per-hub list.
+    answer = orjson.loads(responses[1].value)
+    assert answer["Header"]["ResponseCode"] == "E081405"
+    assert answer["Body"]["ResponseMessage"] == {"ServiceReference": "8.14", "ServiceReferenceVariant": "8.14.4"}
+    assert record_headers(responses[1])["response-reason"] == codes.meaning("E081405")
     assert len(inventory.asked) == 1
 
 
@@ -184,7 +193,7 @@ async def test_999_hubs_all_accepted(settings, bus):
     assert len(responses) == 1
     document = etree.fromstring(responses[0].value)
     assert document.findtext("sr:Header/sr:ResponseCode", namespaces=NS) == "I0"
-    results = document.findall("sr:Body/sr:BulkReturnResult/sr:HubResult", NS)
+    results = document.findall("sr:Body/sr:ResponseMessage/sr:CHFReturnResults/sr:HubResult", NS)
     assert [r.findtext("sr:DeviceID", namespaces=NS) for r in results] == hubs
     assert {r.findtext("sr:ResponseCode", namespaces=NS) for r in results} == {"I0"}
     references = {r.findtext("sr:ReturnsRemedyRecordReference", namespaces=NS) for r in results}
@@ -268,6 +277,8 @@ async def test_overdue_hubs_alert_their_party_once_across_checks(settings, bus):
         alerts = await bus.read(topics.alerts, count=3, settle=2.0)
         conn = await connect(settings)
         report = await tracking.open_report(conn, datetime(2024, 6, 1, tzinfo=timezone.utc))
+        references = {h: (await tracking.by_hub(conn, h))["records"][0]["reference"]
+                      for h in (hub(1), hub(2), hub(4))}
         await conn.close()
 
     assert len(alerts) == 3, "one alert per overdue hub, once; the received hub is not overdue"
@@ -275,13 +286,23 @@ async def test_overdue_hubs_alert_their_party_once_across_checks(settings, bus):
     for alert in alerts:
         by_party.setdefault(alert.key.decode(), []).append(alert.value)
     xml = [etree.fromstring(v) for v in by_party[SUPPLIER]]
-    assert [etree.QName(d).localname for d in xml] == ["DCCAlertMessage"] * 2
-    assert {d.findtext("sr:DCCAlertCode", namespaces=NS) for d in xml} == {"N900"}
-    assert {d.findtext("sr:DCCAlert/sr:CommsHubReturnOverdue/sr:DeviceID", namespaces=NS) for d in xml} == {hub(1), hub(2)}
-    assert {d.findtext("sr:DCCAlert/sr:CommsHubReturnOverdue/sr:ReturnDueDate", namespaces=NS) for d in xml} == {"2024-04-09"}
+    assert [etree.QName(d).localname for d in xml] == ["Response"] * 2
+    messages = [d.find("sr:Body/sr:DCCAlertMessage", NS) for d in xml]
+    assert {m.findtext("sr:DCCAlertCode", namespaces=NS) for m in messages} == {"N999"}
+    hub_alerts = [m.find("sr:DCCAlert/sr:CommsHubAlert", NS) for m in messages]
+    assert {a.findtext("sr:CommsHubDeviceID", namespaces=NS) for a in hub_alerts} == {hub(1), hub(2)}
+    assert {a.findtext("sr:AlertCode", namespaces=NS) for a in hub_alerts} == {"0814"}
+    assert {a.findtext("sr:TimeStamp", namespaces=NS) for a in hub_alerts} == {"2024-04-09T00:00:00+00:00"}
     [json_alert] = [orjson.loads(v) for v in by_party[JSON_ALERTS_SUPPLIER]]
-    assert json_alert["DCCAlertCode"] == "N900"
-    assert json_alert["DCCAlert"]["CommsHubReturnOverdue"]["DeviceID"] == hub(4)
+    assert json_alert["Header"]["ResponseCode"] == "I0"
+    assert json_alert["Body"]["DCCAlertMessage"]["DCCAlertCode"] == "N999"
+    assert json_alert["Body"]["DCCAlertMessage"]["DCCAlert"]["CommsHubAlert"]["CommsHubDeviceID"] == hub(4)
+    # The record and the request of an overdue hub travel as record headers (CommsHubAlert has no place for them).
+    by_record = {headers["returns-remedy-record"]: headers for headers in map(record_headers, alerts)}
+    assert set(by_record) == {references[hub(1)], references[hub(2)], references[hub(4)]}
+    assert {headers["alert-code"] for headers in by_record.values()} == {"N999"}
+    assert by_record[references[hub(1)]]["request-id"] == build.request_id(SUPPLIER, 1)
+    assert by_record[references[hub(4)]]["request-id"] == build.request_id(JSON_ALERTS_SUPPLIER, 1)
     assert {p["party"]: (p["open"], p["overdue"], p["open_by_age"]["91-180d"]) for p in report} == {
         SUPPLIER: (2, 2, 2), JSON_ALERTS_SUPPLIER: (1, 1, 1)}
 
@@ -330,7 +351,7 @@ async def test_bad_commands_and_replies_are_dead_lettered_or_answered(settings, 
     assert reasons[0].startswith("no return request nobody")
     assert reasons[1] == "returns takes HandleServiceRequest or CheckOverdue commands, not None"
     answer = orjson.loads(responses[0].value)
-    assert answer["Header"]["ResponseCode"] == "E14" and inventory.asked == []
+    assert answer["Header"]["ResponseCode"] == "E45" and inventory.asked == []
 
 
 async def test_replay_through_intake_gets_the_original_response(settings, bus):

@@ -24,7 +24,7 @@ async def test_a_return_is_tracked_by_record_hub_and_request(settings, bus, caps
     settings = settings.model_copy(update={"http_port": free_port(), "returns_overdue_check_seconds": 0})
     topics, base = settings.topics, f"http://127.0.0.1:{settings.http_port}/returns"
     first, second = build.request_id(SUPPLIER, 1), build.request_id(SUPPLIER, 2)
-    async with returns_with_inventory(settings, {hub(3): "E081403"}):
+    async with returns_with_inventory(settings, {hub(3): "E51"}):
         await bus.send(topics.returns_commands, *return_command(SUPPLIER, 1, "8.14.3", build.fault_return([hub(1), hub(2), hub(3)])))
         await bus.send(topics.returns_commands, *return_command(SUPPLIER_2, 1, "8.14.4", build.no_fault_return([hub(5)])))
         await bus.read(topics.responses, count=2)
@@ -50,15 +50,15 @@ async def test_a_return_is_tracked_by_record_hub_and_request(settings, bus, caps
             async with http.get(f"{base}/hubs/not-an-eui") as answer:
                 assert answer.status == 400
 
-    assert by_request["request_id"] == first and by_request["response_code"] == "W1"
+    assert by_request["request_id"] == first and by_request["response_code"] == "W081401"
     assert [(h["device_id"], h["code"], h["status"]) for h in by_request["hubs"]] == [
-        (hub(1), "I0", "open"), (hub(2), "I0", "open"), (hub(3), "E081403", "refused")]
+        (hub(1), "I0", "open"), (hub(2), "I0", "open"), (hub(3), "E51", "refused")]
     assert by_request["hubs"][0]["due_by"] == "2024-04-09"
     assert by_reference["device_id"] == hub(1) and by_reference["fault_reason"] == "LED Fault"
     assert by_reference["history"] == [{"at": "2024-01-10T09:30:00+00:00", "event": "opened",
                                         "detail": f"returned by {SUPPLIER} in {first}"}]
     assert by_hub["status"] == "open"
-    assert [(r["request_id"], r["code"]) for r in by_hub["requests"]] == [(first, "I0"), (second, "E081404")]
+    assert [(r["request_id"], r["code"]) for r in by_hub["requests"]] == [(first, "I0"), (second, "E081405")]
     assert page["total"] == 2 and page["limit"] == 1 and len(page["requests"]) == 1
     listed = page["requests"][0]
     # newest first, then by RequestID: both share one event time, so page 2 holds the second

@@ -69,12 +69,17 @@ async def test_a_return_is_read_a_page_and_a_status_at_a_time_by_its_own_party_o
     assert page["counts"] == {"open": 11, "overdue": 0, "closed": 1, "refused": 1, "awaiting_inventory": 0}
     assert [(h["device_id"], h["status"]) for h in closed[1]["hubs"]] == [(own[2], "closed")]
     assert [e["event"] for e in closed[1]["hubs"][0]["history"]] == ["opened", "received", "closed"]
-    assert [(h["device_id"], h["code"], h["reference"]) for h in refused[1]["hubs"]] == [(theirs, "E081403", None)]
+    assert [(h["device_id"], h["code"], h["reference"]) for h in refused[1]["hubs"]] == [(theirs, "E51", None)]
     assert not_theirs[0] == 404
     assert bad_status[0] == 400
     assert own_hub[0] == 200 and own_hub[1]["Device"][0]["DeviceStatus"] == "Withdrawn"
     assert own_hub[1]["Device"][0]["StatusSince"] == "2024-01-10T09:30:00+00:00"
-    assert own_gpf[0] == 200 and own_gpf[1]["Device"][0]["LinkedDeviceID"] == own[0]
+    # The entry follows DUIS 5.4's Device, which names no linked device: that the GPF belongs to the
+    # hub shows in its being withdrawn with the hub's return.
+    [gpf] = own_gpf[1]["Device"]
+    assert own_gpf[0] == 200 and (gpf["DeviceID"], gpf["DeviceType"], gpf["DeviceStatus"]) == (
+        gpf_of(own[0]), "GPF", "Withdrawn")
+    assert "LinkedDeviceID" not in gpf
     assert their_hub == (404, {"code": "E30", "reason": f"{own[0]} is not in the Smart Metering Inventory"})
     assert missing[0] == 404
 

@@ -176,21 +176,25 @@ async def test_a_supplier_tracks_its_return_and_looks_up_its_devices_in_a_browse
         answers = {orjson.loads(r.value)["Header"]["RequestID"]: orjson.loads(r.value) for r in responses}
         ours = answers[build.request_id(SUPPLIER, 2)]
         theirs_answer = answers[build.request_id(SUPPLIER_2, 1)]
+        # A single hub's return is answered in pure DUIS 5.4, without its record: returns' API names it.
+        assert theirs_answer["Header"]["ResponseCode"] == "I0" and "CHFReturnResults" not in \
+            theirs_answer["Body"]["ResponseMessage"]
+        their_reference = await _record_reference(f"http://127.0.0.1:{ports['returns']}/returns/hubs/{theirs}")
         base = f"http://127.0.0.1:{ports['ssi']}"
-        seen = await asyncio.to_thread(use_the_pages, browser, base, ours, theirs_answer,
-                                       smets1, their_smets1, pending_meter)
+        seen = await asyncio.to_thread(use_the_pages, browser, base, ours, build.request_id(SUPPLIER_2, 1),
+                                       their_reference, smets1, their_smets1, pending_meter)
         refused = await _statuses_with(browser.get_cookies(), base, [
             f"/returns/{build.request_id(SUPPLIER_2, 1)}",
             f"/returns/{build.request_id(SUPPLIER_2, 1)}/hubs.csv",
-            f"/records/{theirs_answer['Body']['BulkReturnResult']['HubResult'][0]['ReturnsRemedyRecordReference']}",
+            f"/records/{their_reference}",
             f"/inventory?q={their_smets1}", f"/inventory?q=1900000002",
             f"/returns/{build.request_id(SUPPLIER, 2)}"])
         anonymous = await _statuses_with([], base, ["/returns", f"/returns/{build.request_id(SUPPLIER, 2)}/hubs.csv"])
 
-    results = ours["Body"]["BulkReturnResult"]["HubResult"]
-    assert ours["Header"]["ResponseCode"] == "W1"
+    results = ours["Body"]["ResponseMessage"]["CHFReturnResults"]["HubResult"]
+    assert ours["Header"]["ResponseCode"] == "W081401"
     assert [(r["DeviceID"], r["ResponseCode"]) for r in results] == [
-        *[(h, "I0") for h in own], (theirs, "E081404"), (unknown, "E081401")]
+        *[(h, "I0") for h in own], (theirs, "E081405"), (unknown, "E081401")]
     due = results[0]["ReturnDueDate"]
     assert due == "2024-04-09"
     statuses = ["closed", "overdue", "overdue", "overdue", "overdue", "refused", "refused"]
@@ -198,7 +202,7 @@ async def test_a_supplier_tracks_its_return_and_looks_up_its_devices_in_a_browse
                       r.get("ReturnDueDate") or "", status]
                      for n, (r, status) in enumerate(zip(results, statuses))]
     assert seen["list_row"] == [build.request_id(SUPPLIER, 2), "2024-01-10", "Fault return",
-                                "7", "5", "2", "1", "1", "4 Overdue", "W1"]
+                                "7", "5", "2", "1", "1", "4 Overdue", "W081401"]
     assert seen["hub_rows"] == [[n, d, c, ref, due_by, status.capitalize()]
                                 for n, d, c, ref, due_by, status in expected_rows]
     assert seen["overdue_rows_marked"] == 4
@@ -213,7 +217,7 @@ async def test_a_supplier_tracks_its_return_and_looks_up_its_devices_in_a_browse
         "Pending 2 months; removed if still Pending on 2025-03-01 (policy 2025.1, 12 months)")
     assert seen["pending_hub"]["Housekeeping"].endswith(
         "retained: its type is excluded from housekeeping (policy 2025.1)")
-    assert seen["alerts"] == [("N900: Comms Hub return overdue", h) for h in own[1:]]
+    assert seen["alerts"] == [("N999: Comms Hub return overdue", h) for h in own[1:]]
     assert seen["wrong_secret"] == "That party ID and credential do not match."
     assert seen["refused_titles"] == ["Not found"] * 3 + ["Inventory"]
     assert refused == [404, 404, 404, 404, 404, 200]
@@ -224,6 +228,13 @@ async def _closed(url: str) -> bool:
     """The receipt is applied before the overdue check is asked (else the hub is alerted too)."""
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         return response.status == 200 and (await response.json())["status"] == "closed"
+
+
+async def _record_reference(url: str) -> str:
+    """The Returns Remedy Record of a hub, as returns' API tracks it."""
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200, await response.text()
+        return (await response.json())["records"][-1]["reference"]
 
 
 async def _kept_alerts(conn, count: int) -> bool:
@@ -240,8 +251,8 @@ async def _statuses_with(cookies: list[dict], base: str, paths: list[str]) -> li
         return statuses
 
 
-def use_the_pages(driver, base: str, ours: dict, theirs: dict, smets1: str, their_smets1: str,
-                  pending_meter: str) -> dict:
+def use_the_pages(driver, base: str, ours: dict, their_request_id: str, their_reference: str, smets1: str,
+                  their_smets1: str, pending_meter: str) -> dict:
     """What a person sees, page by page (runs in a thread: Selenium blocks)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -308,7 +319,7 @@ def use_the_pages(driver, base: str, ours: dict, theirs: dict, smets1: str, thei
     [downloaded] = list(driver.downloads.glob("*.csv"))
     seen["csv"] = downloaded.read_bytes().decode()
 
-    first_reference = ours["Body"]["BulkReturnResult"]["HubResult"][0]["ReturnsRemedyRecordReference"]
+    first_reference = ours["Body"]["ResponseMessage"]["CHFReturnResults"]["HubResult"][0]["ReturnsRemedyRecordReference"]
     driver.get(f"{base}/returns/{request_id}")
     driver.find_element(By.LINK_TEXT, first_reference).click()
     arrived(f"/records/{first_reference}")
@@ -335,9 +346,8 @@ def use_the_pages(driver, base: str, ours: dict, theirs: dict, smets1: str, thei
     shoot("alerts")
 
     titles = []
-    their_reference = theirs["Body"]["BulkReturnResult"]["HubResult"][0]["ReturnsRemedyRecordReference"]
-    for path in [f"/returns/{theirs['Header']['RequestID']}", f"/records/{their_reference}",
-                 f"/returns/{theirs['Header']['RequestID']}/hubs.csv", f"/inventory?q={their_smets1}"]:
+    for path in [f"/returns/{their_request_id}", f"/records/{their_reference}",
+                 f"/returns/{their_request_id}/hubs.csv", f"/inventory?q={their_smets1}"]:
         driver.get(base + path)
         titles.append(text("h1"))
     seen["refused_titles"] = titles

@@ -47,13 +47,22 @@ def response_code(value: bytes) -> str:
     return found.group(1).decode() if found else "?"
 
 
+# Where each DCCAlert payload names its device: N8's DeviceStatusChangeEvent, the overdue
+# return's CommsHubAlert.
+ALERT_DEVICE_FIELDS = (("DeviceStatusChangeEvent", "DeviceID"), ("CommsHubAlert", "CommsHubDeviceID"))
+
+
 def alert(value: bytes) -> tuple[str, str | None]:
-    """(DCCAlertCode, DeviceID) of an alert, XML or JSON."""
+    """(DCCAlertCode, device) of an alert, XML or JSON: a DUIS `Response` whose Body is
+    DCCAlertMessage {DCCAlertCode, DCCAlert}."""
     if value.lstrip().startswith(b"{"):
-        document = orjson.loads(value)
-        event = document.get("DCCAlert", {}).get("DeviceStatusChangeEvent", {})
-        return document.get("DCCAlertCode", "?"), event.get("DeviceID")
+        message = orjson.loads(value).get("Body", {}).get("DCCAlertMessage", {})
+        payload = message.get("DCCAlert", {})
+        devices = [payload.get(event, {}).get(field) for event, field in ALERT_DEVICE_FIELDS]
+        return message.get("DCCAlertCode", "?"), next((d for d in devices if d), None)
     root = etree.fromstring(value)
-    code = root.xpath("string(*[local-name()='DCCAlertCode'])")
-    device = root.xpath("string(.//*[local-name()='DeviceStatusChangeEvent']/*[local-name()='DeviceID'])")
-    return code, device or None
+    message = "*[local-name()='Body']/*[local-name()='DCCAlertMessage']"
+    code = root.xpath(f"string({message}/*[local-name()='DCCAlertCode'])")
+    devices = [root.xpath(f"string({message}/*[local-name()='DCCAlert']/*[local-name()='{event}']"
+                          f"/*[local-name()='{field}'])") for event, field in ALERT_DEVICE_FIELDS]
+    return code or "?", next((d for d in devices if d), None)

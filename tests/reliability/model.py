@@ -105,8 +105,11 @@ class _Model:
             self.devices[body["DeviceID"]] = Device(body["DeviceType"], "Pending", step.at, party, party)
             return "I0"
         if variant in ("8.14.3", "8.14.4"):
-            codes = [self.return_hub(hub, party, step.at) for hub in body["DeviceID"]]
-            return "I0" if set(codes) == {"I0"} else ("E081400" if "I0" not in codes else "W1")
+            hubs = body["DeviceID"] if isinstance(body["DeviceID"], list) else [body["DeviceID"]]
+            codes = [self.return_hub(hub, party, step.at) for hub in hubs]
+            if len(codes) == 1:  # a single hub's return is pure DUIS 5.4: answered with its own code
+                return codes[0]
+            return "I0" if set(codes) == {"I0"} else ("E54" if "I0" not in codes else "W081401")
         device = self.devices.get(body["DeviceID"])
         if device is None:
             return "E30"
@@ -135,13 +138,13 @@ class _Model:
         allowed = MOVES.get((cause, device.status, target))
         if allowed is None:
             return "E31"
-        return "I0" if allowed & device.relations(party) else "E32"
+        return "I0" if allowed & device.relations(party) else "E51"
 
     def return_hub(self, hub: str, party: str, at: datetime) -> str:
         device = self.devices.get(hub)
         if device is None:
             return "E081401"
-        code = {"E31": "E081405", "E32": "E081403"}.get(self.move("return", device, party, "Withdrawn"), "I0")
+        code = {"E31": "E55", "E51": "E51"}.get(self.move("return", device, party, "Withdrawn"), "I0")
         if code == "I0":
             for d in (device, self.devices[device.linked]):
                 d.status, d.since = "Withdrawn", at

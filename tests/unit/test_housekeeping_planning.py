@@ -8,8 +8,10 @@ from services.housekeeping.entries import pack, parse_event, unpack
 from services.housekeeping.planning import (
     forecast, forecast_summary, plan_run, retention, retention_summary,
 )
+from services.housekeeping.domain import n8_payload
+from shared import codes
 from shared.duis import codec
-from services.housekeeping.domain import n8_alert
+from shared.responses import alert_document
 
 SUPPLIER, CSP = "90-B3-D5-1F-30-01-00-00", "90-B3-D5-1F-30-00-00-C1"
 
@@ -79,7 +81,11 @@ def test_forecast_removals_equal_the_runs_removals(rows, rule, start, as_of):
     assert forecast_summary(parts)["removed"]["total"] == removed
 
 
-def test_n8_alert_document():
-    xml = codec.encode(n8_alert("00-DB-00-00-00-00-01-A2"), "xml", root="DCCAlertMessage")
-    assert codec.read(xml) == {"DCCAlertCode": "N8", "DCCAlert": {"DeviceStatusChangeEvent": {
-        "DeviceID": "00-DB-00-00-00-00-01-A2", "DeviceStatusChange": "DeviceRemovedFromInventory"}}}
+def test_an_n8_alert_is_a_response_whose_body_is_a_dcc_alert_message():
+    at = utc(2025, 3, 1, 2)
+    document = alert_document(codes.DEVICE_REMOVED, n8_payload("00-DB-00-00-00-00-01-A2"), at)
+    assert codec.read(codec.encode(document, "xml", "Response")) == {
+        "Header": {"ResponseCode": "I0", "ResponseDateTime": at.isoformat()},
+        "Body": {"DCCAlertMessage": {"DCCAlertCode": "N8", "DCCAlert": {"DeviceStatusChangeEvent": {
+            "DeviceID": "00-DB-00-00-00-00-01-A2",
+            "DeviceStatusChange": {"DeviceRemovedFromInventory": ""}}}}}}

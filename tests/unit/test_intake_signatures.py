@@ -39,20 +39,20 @@ def test_a_request_signed_by_its_originator_verifies(keys):
 
 
 def test_unsigned_request_is_refused_only_when_signatures_are_required(keys):
-    assert code(REQUEST, party(keys)) == "E22"
+    assert code(REQUEST, party(keys)) == "E49"
     assert code(REQUEST, party(keys), mode="off") == "I0"
-    assert code(build.request(SUPPLIER, 1, "8.2", {"DeviceID": device_id(1)}, "json"), party(keys)) == "E22"
+    assert code(build.request(SUPPLIER, 1, "8.2", {"DeviceID": device_id(1)}, "json"), party(keys)) == "E49"
 
 
 def test_tampered_request_is_refused(keys):
     signed = sign(REQUEST, *keys[SUPPLIER])
-    assert code(signed.replace(device_id(1).encode(), device_id(2).encode()), party(keys)) == "E23"
+    assert code(signed.replace(device_id(1).encode(), device_id(2).encode()), party(keys)) == "E50"
 
 
 def test_request_signed_by_another_party_is_refused(keys):
-    assert code(sign(REQUEST, *keys[OTHER]), party(keys)) == "E23"
+    assert code(sign(REQUEST, *keys[OTHER]), party(keys)) == "E50"
 
 
 def test_party_without_a_certificate_cannot_send_signed_requests(keys):
     bare = Party(eui=SUPPLIER, name="p", kind="service_user", roles={"IS"})
-    assert code(sign(REQUEST, *keys[SUPPLIER]), bare) == "E23"
+    assert code(sign(REQUEST, *keys[SUPPLIER]), bare) == "E50"

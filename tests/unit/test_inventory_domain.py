@@ -38,7 +38,7 @@ def test_type_2_devices_enter_without_status():
 
 
 @pytest.mark.parametrize("device_type, exists, code", [
-    ("CHF", False, "E120202"), ("GPF", False, "E120202"), ("ESME", True, "E120201"),
+    ("CHF", False, "E120203"), ("GPF", False, "E120203"), ("ESME", True, "E120201"),
 ])
 def test_prenotification_refusals(device_type, exists, code):
     assert domain.prenotification_refusal(body(device_type), exists).code == code
@@ -106,7 +106,7 @@ def test_read_inventory_answers_at_most_17_devices():
     many = [domain.prenotified(body(), SUPPLIER, ["IS"], AT) for _ in range(20)]
     many = [domain.Device(**{**m.__dict__, "device_id": f"00-DB-00-00-00-00-30-{n:02X}"})
             for n, m in enumerate(many)]
-    shown = domain.read_inventory_body(many)["ReadInventoryResponse"]["Device"]
+    shown = domain.read_inventory_payload(many)["DSPInventory"]["Device"]
     assert len(shown) == 17 and shown[0]["DeviceID"] == "00-DB-00-00-00-00-30-00"
 
 

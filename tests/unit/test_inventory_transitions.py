@@ -31,7 +31,7 @@ def test_allowed_move(case):
     others = EVERY_PARTY - move.parties
     with pytest.raises(t.Refused) as refused:
         t.decide(cause, device_type, source, target, others)
-    assert refused.value.code == "E32"
+    assert refused.value.code == "E51"
 
 
 @pytest.mark.parametrize("case", [c for c in MATRIX if not t.allowed(*c)], ids=_id)
@@ -53,7 +53,7 @@ def test_the_matrix_has_the_expected_size():
 def test_type_2_devices_take_no_status_move(device_type, cause):
     with pytest.raises(t.Refused) as refused:
         t.decide(cause, device_type, None, "Pending", EVERY_PARTY)
-    assert refused.value.code == "E33"
+    assert refused.value.code == "E52"
 
 
 @pytest.mark.parametrize("cause, device_type", [
@@ -65,7 +65,7 @@ def test_a_cause_for_another_device_type_is_refused(cause, device_type):
     source, target = next((m.source, m.target) for m in t.TABLE if m.cause == cause)
     with pytest.raises(t.Refused) as refused:
         t.decide(cause, device_type, source, target, EVERY_PARTY)
-    assert refused.value.code == "E34"
+    assert refused.value.code == "E53"
 
 
 def test_return_to_pending_is_the_responsible_suppliers_and_marked_ac_7_1():

@@ -46,13 +46,15 @@ def test_reason_survives_its_json_form():
 
 
 def test_only_hubs_already_under_return_are_refused_here():
-    assert domain.own_refusals(HUBS, {HUBS[1], "00-AA-00-00-00-00-00-09"}) == {HUBS[1]: "E081404"}
+    assert domain.own_refusals(HUBS, {HUBS[1], "00-AA-00-00-00-00-00-09"}) == {HUBS[1]: "E081405"}
     assert domain.own_refusals(HUBS, set()) == {}
 
 
 @pytest.mark.parametrize("codes, overall", [
-    (["I0"], "I0"), (["I0"] * 999, "I0"), (["I0", "E081403"], "W1"),
-    (["E081401", "I0", "E081404"], "W1"), (["E081401"], "E081400"), (["E081404", "E081405"], "E081400"),
+    (["I0"], "I0"), (["I0"] * 999, "I0"), (["I0", "E51"], "W081401"),
+    (["E081401", "I0", "E081405"], "W081401"), (["E081405", "E55"], "E54"),
+    # A single hub's return is pure DUIS 5.4: its code is the hub's own.
+    (["E081401"], "E081401"), (["E51"], "E51"),
 ])
 def test_overall_code(codes, overall):
     assert domain.overall_code(codes) == overall
@@ -72,21 +74,25 @@ def test_age_buckets(days, bucket):
     assert domain.age_bucket(T0, T0 + timedelta(days=days, hours=3)) == bucket
 
 
-def test_response_body_lists_each_hub_with_its_record_when_accepted():
-    body = domain.response_body([HubOutcome(HUBS[0], "I0", "RRR-0000000001", date(2024, 4, 9)),
-                                 HubOutcome(HUBS[1], "E081403")])
-    assert body == {"BulkReturnResult": {"HubResult": [
+def test_a_bulk_answer_lists_each_hub_with_its_record_when_accepted():
+    payload = domain.response_payload([HubOutcome(HUBS[0], "I0", "RRR-0000000001", date(2024, 4, 9)),
+                                       HubOutcome(HUBS[1], "E51")])
+    assert payload == {"CHFReturnResults": {"HubResult": [
         {"DeviceID": HUBS[0], "ResponseCode": "I0", "ReturnsRemedyRecordReference": "RRR-0000000001",
          "ReturnDueDate": "2024-04-09"},
-        {"DeviceID": HUBS[1], "ResponseCode": "E081403", "ReturnsRemedyRecordReference": None,
+        {"DeviceID": HUBS[1], "ResponseCode": "E51", "ReturnsRemedyRecordReference": None,
          "ReturnDueDate": None}]}}
 
 
-def test_overdue_alert_names_the_hub_record_request_and_due_date():
-    alert = domain.overdue_alert(HUBS[0], "RRR-0000000002", "R:1", date(2024, 4, 9))
-    assert alert == {"DCCAlertCode": "N900", "DCCAlert": {"CommsHubReturnOverdue": {
-        "DeviceID": HUBS[0], "ReturnsRemedyRecordReference": "RRR-0000000002", "RequestID": "R:1",
-        "ReturnDueDate": "2024-04-09"}}}
+def test_a_single_hub_answer_has_no_payload():
+    assert domain.response_payload([HubOutcome(HUBS[0], "I0", "RRR-0000000001", date(2024, 4, 9))]) is None
+    assert domain.response_payload([HubOutcome(HUBS[0], "E081401")]) is None
+
+
+def test_an_overdue_alert_is_a_comms_hub_alert_stamped_with_the_due_date():
+    payload = domain.overdue_payload(HUBS[0], date(2024, 4, 9))
+    assert payload == {"CommsHubAlert": {"CommsHubDeviceID": HUBS[0], "AlertCode": "0814",
+                                         "TimeStamp": datetime(2024, 4, 9, tzinfo=timezone.utc)}}
 
 
 def test_request_ids_are_compared_in_canonical_form():

@@ -1,11 +1,15 @@
 """The SSI's pure parts: credentials, signed sessions, the CSV, pending ages, alerts read."""
+from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
 import pytest
 
+from services.housekeeping.domain import n8_payload
+from services.returns.domain import overdue_payload
 from services.ssi import credentials, screens, sessions, views
 from services.ssi.handlers import read_alert
 from shared.duis import codec
+from shared.responses import alert_document
 from shared.parties import load_file
 from shared.settings import REPO_ROOT
 
@@ -82,16 +86,45 @@ def record(value: bytes, key: bytes | None = SUPPLIER.encode()):
                            timestamp=1_700_000_000_000)
 
 
+def alert_value(code: str, payload: dict, fmt: str = "xml") -> bytes:
+    return codec.encode(alert_document(code, payload, datetime(2024, 4, 10, tzinfo=timezone.utc)), fmt, "Response")
+
+
 def test_an_n8_alert_in_xml_is_kept_for_the_party_its_key_names():
-    alert = {"DCCAlertCode": "N8", "DCCAlert": {"DeviceStatusChangeEvent": {
-        "DeviceID": "00-DB-00-00-00-00-00-01", "DeviceStatusChange": "DeviceRemovedFromInventory"}}}
-    kept = read_alert(record(codec.encode(alert, "xml", root="DCCAlertMessage"), SUPPLIER.lower().encode()))
+    payload = n8_payload("00-DB-00-00-00-00-00-01")
+    kept = read_alert(record(alert_value("N8", payload), SUPPLIER.lower().encode()))
     assert kept[3:4] + kept[5:7] == (SUPPLIER, "N8", "00-DB-00-00-00-00-00-01")
-    assert kept[7] == alert["DCCAlert"]
+    # XML decodes the empty DeviceRemovedFromInventory to "", JSON keeps it as {}.
+    assert kept[7] == {"DeviceStatusChangeEvent": {"DeviceID": "00-DB-00-00-00-00-00-01",
+                                                   "DeviceStatusChange": {"DeviceRemovedFromInventory": ""}}}
+
+
+def test_an_overdue_alert_in_json_is_kept_with_its_comms_hub():
+    kept = read_alert(record(alert_value("N999", overdue_payload("00-CE-00-00-00-00-00-07", date(2024, 4, 9)),
+                                         "json")))
+    assert kept[3:4] + kept[5:7] == (SUPPLIER, "N999", "00-CE-00-00-00-00-00-07")
+    assert kept[7] == {"CommsHubAlert": {"CommsHubDeviceID": "00-CE-00-00-00-00-00-07", "AlertCode": "0814",
+                                         "TimeStamp": "2024-04-09T00:00:00+00:00"}}
+
+
+def test_the_alerts_page_names_each_alert_and_shows_its_detail_but_the_device():
+    listing = [{"sent_at": "2024-04-10T00:00:00+00:00", "code": "N999", "device_id": "00-CE-00-00-00-00-00-07",
+                "payload": {"CommsHubAlert": {"CommsHubDeviceID": "00-CE-00-00-00-00-00-07", "AlertCode": "0814",
+                                              "TimeStamp": "2024-04-09T00:00:00+00:00"}}},
+               {"sent_at": "2024-04-10T00:00:00+00:00", "code": "N8", "device_id": "00-DB-00-00-00-00-00-01",
+                "payload": n8_payload("00-DB-00-00-00-00-00-01")}]
+    html = screens.alerts(listing, 2, 20, 0)
+    assert "N999: Comms Hub return overdue" in html and "N8: device removed from the inventory" in html
+    assert "AlertCode: 0814; TimeStamp: 2024-04-09T00:00:00+00:00" in html
+    assert "DeviceStatusChange: DeviceRemovedFromInventory" in html
+    assert "CommsHubDeviceID" not in html
 
 
 def test_an_alert_that_cannot_be_read_is_refused():
+    with pytest.raises(ValueError):  # a DCCAlertMessage outside a Response
+        read_alert(record(codec.encode({"DCCAlertCode": "N8", "DCCAlert": n8_payload("00-DB-00-00-00-00-00-01")},
+                                       "xml", "DCCAlertMessage")))
     with pytest.raises(ValueError):
-        read_alert(record(b'{"DCCAlertCode": "N8"}'))
+        read_alert(record(b'{"Body": {"DCCAlertMessage": {"DCCAlertCode": "N8"}}}'))
     with pytest.raises(ValueError):
-        read_alert(record(codec.encode({"DCCAlertCode": "N8", "DCCAlert": {}}, "json"), key=None))
+        read_alert(record(alert_value("N8", n8_payload("00-DB-00-00-00-00-00-01"), "json"), key=None))

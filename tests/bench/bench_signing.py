@@ -1,0 +1,60 @@
+"""The DCC's signature on its XML answers: this platform's signer against signxml, the general
+XMLDSig library, on the same documents (one answer of each size the platform emits)."""
+import time
+from datetime import UTC, date, datetime
+
+from signxml import SignatureMethod, XMLSigner
+from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm
+
+from services.returns.domain import HubOutcome, response_payload
+from shared import responses
+from shared.duis import codec, signing
+from shared.messages import ReplyTo
+from shared.settings import Settings
+
+USER = "90-B3-D5-1F-30-01-00-00"
+
+
+def documents(settings: Settings) -> dict[str, bytes]:
+    reply = ReplyTo(request_id=f"{USER}:90-B3-D5-1F-30-00-00-02:1000", originator=USER, format="xml",
+                    schema_version="5.4", variant="8.14.3")
+    now = datetime.now(UTC)
+    hubs = [HubOutcome(f"00-CC-00-00-00-00-{n // 256:02X}-{n % 256:02X}", "I0", f"RRR-{n:010d}",
+                       date(2027, 3, 1)) for n in range(999)]
+    return {
+        "one-line answer": codec.encode(responses.response_document(settings, reply, "I0", now), "xml", "Response"),
+        "999-hub answer": codec.encode(responses.response_document(settings, reply, "I0", now,
+                                                                   response_payload(hubs)), "xml", "Response"),
+    }
+
+
+def per_call_us(function, document: bytes, seconds: float) -> float:
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        function(document)
+        calls += 1
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
+    settings = Settings()
+    ours = signing.signer(settings)
+    key = settings.dcc_signing_key.read_bytes()
+    certificate = settings.dcc_signing_certificate.read_bytes()
+    library = XMLSigner(signature_algorithm=SignatureMethod.ECDSA_SHA256, digest_algorithm=DigestAlgorithm.SHA256,
+                        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0)
+    key_pem = signing.pem_private_key(key)
+
+    def with_library(document: bytes) -> bytes:
+        from lxml import etree
+        return etree.tostring(library.sign(etree.fromstring(document), key=key_pem, cert=certificate))
+
+    rows = []
+    for name, document in documents(settings).items():
+        mine = per_call_us(ours.sign, document, max(1.0, 3 * scale))
+        theirs = per_call_us(with_library, document, max(1.0, 3 * scale))
+        rows.append({"name": f"sign: {name}", "value": round(mine, 1), "unit": "us", "target": "-",
+                     "ceiling": round(theirs, 1),
+                     "note": f"{len(document):,} bytes; ceiling: signxml XMLSigner on the same document "
+                             f"(ratio {mine / theirs:.2f})"})
+    return rows
