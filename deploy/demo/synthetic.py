@@ -96,7 +96,7 @@ def generate(now: datetime, first: int, counter: int, hubs: int = 60_000, meters
         add.records.append(Record("csp", chf(n).encode(), orjson.dumps(event), delivered, events=2))
         if rng.random() < 0.3:
             installed = delivered + (now - delivered) * rng.uniform(0.1, 0.9)
-            change.records.append(requests.make(party, "8.14.1", {"DeviceID": chf(n)}, installed, 2))
+            change.records.append(requests.make(party, "8.14.1", build.install_success(chf(n)), installed, 2))
         else:
             pending_hubs[party].append((delivered, chf(n)))
     for n in range(first, first + meters):
@@ -105,15 +105,15 @@ def generate(now: datetime, first: int, counter: int, hubs: int = 60_000, meters
         add.records.append(requests.make(party, "12.2", body, notified))
         if rng.random() < 0.4:
             installed = notified + (now - notified) * rng.uniform(0.05, 0.5)
-            change.records.append(requests.make(party, "8.4", {"DeviceID": meter(n), "UpdateDeviceStatusExceptCH": {
-                "DeviceStatus": "InstalledNotCommissioned"}}, installed))
+            change.records.append(requests.make(party, "8.4", {"DeviceID": meter(n),
+                                                                  "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}, installed))
             if rng.random() < 0.3:
                 removed = installed + (now - installed) * rng.uniform(0.05, 0.3)
                 decommission.records.append(requests.make(party, "8.3", {"DeviceID": meter(n)}, removed))
                 if rng.random() < 0.7:
                     returned = removed + (now - removed) * rng.uniform(0.05, 0.5)
-                    back.records.append(requests.make(party, "8.4", {"DeviceID": meter(n), "UpdateDeviceStatusExceptCH": {
-                        "DeviceStatus": "Pending"}}, returned))
+                    back.records.append(requests.make(party, "8.4", {"DeviceID": meter(n),
+                                                                        "UpdateDeviceStatusExceptCH": "Pending"}, returned))
     for n in range(first, first + enrolled):
         at = _age(rng, now)
         command = {"type": "EnrolSMETS1Device", "command_id": f"demo-smets1-{n}",

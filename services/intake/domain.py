@@ -158,6 +158,8 @@ def evaluate(document: Document, request_id: RequestId, party: Party | None) -> 
     party = check_originator(party, request_id)
     # JSON objects carry no order a client could be held to; XML sequences do.
     ordered = document.format == "xml"
+    if ordered and list(document.data)[:2] == ["Body", "Header"]:
+        raise Rejection("E48", "Body comes before Header; the DUIS order is Header, Body")
     spec = check_header(document.data["Header"], ordered)
     check_role(party, spec)
     return Accepted(request_id, spec, check_body(document.data.get("Body"), spec, ordered), party)

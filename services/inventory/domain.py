@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict
 
 from services.inventory import transitions as t
 from shared.duis.enums import CSPRegion, DeviceType, TYPE_2_DEVICES
-from shared.duis.models import Text
+from shared.duis.models import (DeviceManufacturerType, DeviceModelType, FirmwareVersionType, MPxNType,
+                                Text)
 from shared.eui import EUI
 from shared.messages import DeviceEventType
 
@@ -71,9 +72,10 @@ class CommsHubDelivered(BaseModel):
     csp_id: EUI
     ordering_party: EUI
     csp_region: CSPRegion
-    manufacturer: Text
-    model: Text
-    firmware_version: Text | None = None
+    # DUIS's own limits: whatever enters the SMI can be shown in a valid Read Inventory answer.
+    manufacturer: DeviceManufacturerType
+    model: DeviceModelType
+    firmware_version: FirmwareVersionType | None = None
 
 
 class EnrolSMETS1Device(BaseModel):
@@ -84,12 +86,12 @@ class EnrolSMETS1Device(BaseModel):
     command_id: Text
     device_id: EUI
     device_type: DeviceType
-    manufacturer: Text
-    model: Text
-    firmware_version: Text | None = None
+    manufacturer: DeviceManufacturerType
+    model: DeviceModelType
+    firmware_version: FirmwareVersionType | None = None
     s1sp: Text
     responsible_supplier: EUI
-    mpxn: str | None = None
+    mpxn: MPxNType | None = None
     status: Literal["Commissioned", "InstalledNotCommissioned"] = "Commissioned"
     event_time: datetime
 

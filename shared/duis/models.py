@@ -137,7 +137,11 @@ def _as_list(value: Any) -> Any:
 
 
 def _empty_element(value: Any) -> Any:
-    """`<DeleteDevice/>` decodes to "" (XML) or {} / true (JSON): all mean 'present'."""
+    """`<DeleteDevice/>` decodes to "" (XML) or {} / true (JSON): all mean 'present'. Its XSD
+    type is an empty complexType: an element inside it is not part of the request."""
+    if isinstance(value, dict) and value:
+        raise PydanticCustomError("extra_forbidden", "{names} is not an element of this empty element",
+                                  {"names": ", ".join(value)})
     return True if value in ("", {}, None, True) else value
 
 

@@ -41,11 +41,11 @@ def mixed_requests(count: int, start: int = 0) -> list[Record]:
         elif kind == 3:
             variant, body = "8.2", {"DeviceID": device}
         elif kind == 4:
-            variant, body = "8.4", {"DeviceID": device, "UpdateMPxN": {"MPxN": f"{1000000 + n}"}}
+            variant, body = "8.4", {"DeviceID": device, "UpdateMPxN": {"ImportMPxN": f"{1000000 + n}"}}
         elif kind == 5:
             variant, body = "8.3", {"DeviceID": device}
         elif kind == 6:
-            variant, body = "8.14.1", {"DeviceID": device}
+            variant, body = "8.14.1", build.install_success(device)
         else:
             variant, body = "8.14.3", build.fault_return([device, device_id(n + 10_000_000)])
         raw = build.request(supplier, n, variant, body, fmt)
@@ -188,7 +188,7 @@ def service_mix(count: int, population: int, first_counter: int = 1_000_000) -> 
         else:
             party = SUPPLIERS[changed % 2]
             variant, body = "8.4", {"DeviceID": population_device(changed),
-                                    "UpdateDeviceStatusExceptCH": {"DeviceStatus": "InstalledNotCommissioned"}}
+                                    "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}
             changed += 1
         out.append(Record(party.encode(), build.request(party, counter, variant, body, fmt),
                           f"application/{fmt}", request_id=build.request_id(party, counter)))

@@ -32,7 +32,7 @@ async def test_valid_request_is_routed_and_invalid_one_answered(settings, bus):
     command = orjson.loads(commands[0].value)
     assert command["type"] == "HandleServiceRequest" and command["variant"] == "12.2"
     assert command["reply"] == {"request_id": build.request_id(SUPPLIER, 1), "originator": SUPPLIER,
-                                "format": "xml", "schema_version": "5.4"}
+                                "format": "xml", "schema_version": "5.4", "variant": "12.2"}
     assert command["event_time"].startswith("2023-11-14T22:13:20")
     assert command["body"]["DevicePrenotification"]["DeviceType"] == "ESME"
 

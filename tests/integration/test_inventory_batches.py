@@ -23,12 +23,12 @@ async def test_one_batch_reads_its_own_changes_and_deletions(settings, bus):
     ids = {
         "add": await inputs.request("12.2", build.prenotification(meter), "2024-01-01T00:00:00"),
         "add other": await inputs.request("12.2", build.prenotification(other), "2024-01-01T00:00:01"),
-        "install": await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH": {
-            "DeviceStatus": "InstalledNotCommissioned"}}, "2024-01-02T00:00:00"),
+        "install": await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"},
+                                        "2024-01-02T00:00:00"),
         "read installed": await inputs.request("8.2", {"DeviceID": meter}),
         "decommission": await inputs.request("8.3", {"DeviceID": meter}, "2024-01-03T00:00:00"),
         "decommission again": await inputs.request("8.3", {"DeviceID": meter}, "2024-01-03T00:00:01"),
-        "move other": await inputs.request("8.4", {"DeviceID": other, "UpdateMPxN": {"MPxN": "1900000041"}}),
+        "move other": await inputs.request("8.4", {"DeviceID": other, "UpdateMPxN": {"ImportMPxN": "1900000041"}}),
         "read by MPxN": await inputs.request("8.2", {"MPxN": "1900000041"}),
         "delete other": await inputs.request("8.4", {"DeviceID": other, "DeleteDevice": True}),
         "read deleted": await inputs.request("8.2", {"DeviceID": other}),

@@ -105,13 +105,13 @@ async def test_a_device_moves_through_its_statuses_in_order_and_a_forbidden_move
         added = await inputs.request("12.2", build.prenotification(meter), "2024-01-01T10:00:00")
         again = await inputs.request("12.2", build.prenotification(meter), "2024-01-01T11:00:00")
         too_early = await inputs.request("8.3", {"DeviceID": meter}, "2024-01-02T00:00:00")
-        not_theirs = await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH": {
-            "DeviceStatus": "InstalledNotCommissioned"}}, "2024-01-02T12:00:00", party=SUPPLIER_2)
-        installed = await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH": {
-            "DeviceStatus": "InstalledNotCommissioned"}}, "2024-01-03T00:00:00")
+        not_theirs = await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH":
+            "InstalledNotCommissioned"}, "2024-01-02T12:00:00", party=SUPPLIER_2)
+        installed = await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH":
+            "InstalledNotCommissioned"}, "2024-01-03T00:00:00")
         decommissioned = await inputs.request("8.3", {"DeviceID": meter}, "2024-01-04T00:00:00")
-        back = await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH": {
-            "DeviceStatus": "Pending"}}, "2024-01-05T00:00:00")
+        back = await inputs.request("8.4", {"DeviceID": meter, "UpdateDeviceStatusExceptCH":
+            "Pending"}, "2024-01-05T00:00:00")
         unknown = await inputs.request("8.3", {"DeviceID": device_id(2)})
         answers = await inputs.responses(8)
         events = await inputs.events(4)
@@ -152,8 +152,8 @@ async def test_redelivered_messages_change_nothing_and_emit_nothing(settings, bu
         await inputs.events(2, settle=0)
         await inputs.command(removal, other)
         await inputs.command(removal, other)
-        await inputs.request("8.4", {"DeviceID": meter, "UpdateMPxN": {"MPxN": "1234567"}}, counter=3)
-        await inputs.request("8.4", {"DeviceID": meter, "UpdateMPxN": {"MPxN": "7654321"}}, counter=3)
+        await inputs.request("8.4", {"DeviceID": meter, "UpdateMPxN": {"ImportMPxN": "1234567"}}, counter=3)
+        await inputs.request("8.4", {"DeviceID": meter, "UpdateMPxN": {"ImportMPxN": "7654321"}}, counter=3)
         answers = await bus.read(settings.topics.responses, count=3, settle=1.5)
         events = await inputs.events(4, settle=1.0)
 
@@ -175,8 +175,8 @@ async def test_removal_guard_keeps_a_device_that_moved_after_housekeeping_decide
         await inputs.request("12.2", build.prenotification(moved), since)
         await inputs.request("12.2", build.prenotification(idle), since)
         # housekeeping decides from what it saw at since; meanwhile the meter is installed
-        await inputs.request("8.4", {"DeviceID": moved, "UpdateDeviceStatusExceptCH": {
-            "DeviceStatus": "InstalledNotCommissioned"}}, "2024-01-10T00:00:00")
+        await inputs.request("8.4", {"DeviceID": moved, "UpdateDeviceStatusExceptCH":
+            "InstalledNotCommissioned"}, "2024-01-10T00:00:00")
         await inputs.responses(3, settle=0)
         for n, device in enumerate((moved, idle)):
             await inputs.command(RemoveDevice(
@@ -209,7 +209,7 @@ async def test_bulk_hub_return_answers_each_hub_by_ownership_and_status(settings
         await inputs.hub(theirs, gpf[theirs], "2024-01-01T00:00:00", ordering_party=SUPPLIER_2)
         await inputs.request("12.2", build.prenotification(meter))
         await inputs.events(9, settle=0)
-        await inputs.request("8.14.1", {"DeviceID": installed}, "2024-02-01T00:00:00")
+        await inputs.request("8.14.1", build.install_success(installed), "2024-02-01T00:00:00")
         await inputs.command(ReturnHubs(command_id="r-1", request_id="R1", originator=SUPPLIER,
                                         event_time=at("2024-02-10T00:00:00"), hubs=[returned]), "R1")
         await inputs.events(13, settle=0)

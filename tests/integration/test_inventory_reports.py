@@ -39,9 +39,9 @@ async def dataset(settings, bus):
         await inputs.request("12.2", build.prenotification(device_id(2), "GSME"), "2021-01-01T00:00:00")
         await inputs.request("12.2", build.prenotification(device_id(3), "IHD"), "2024-01-01T00:00:00")
         await inputs.events(17, settle=0)
-        await inputs.request("8.14.1", {"DeviceID": CHF["h4"]}, "2024-02-01T00:00:00")
-        await inputs.request("8.14.2", {"DeviceID": CHF["h5"]}, "2024-03-01T00:00:00")
-        await inputs.request("8.14.1", {"DeviceID": CHF["h6"]}, "2023-03-01T00:00:00", party=B)
+        await inputs.request("8.14.1", build.install_success(CHF["h4"]), "2024-02-01T00:00:00")
+        await inputs.request("8.14.2", build.install_no_sm_wan(CHF["h5"]), "2024-03-01T00:00:00")
+        await inputs.request("8.14.1", build.install_success(CHF["h6"]), "2023-03-01T00:00:00", party=B)
         await inputs.command(ReturnHubs(command_id="ret-1", request_id="R1", originator=A,
                                         event_time=at("2023-12-01T00:00:00"), hubs=[CHF["h2"]]), "R1")
         await inputs.events(25, settle=0)

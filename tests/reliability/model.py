@@ -121,7 +121,7 @@ class _Model:
                 del self.devices[body["DeviceID"]]
             return code
         if variant == "8.4":
-            target = body["UpdateDeviceStatusExceptCH"]["DeviceStatus"]
+            target = body["UpdateDeviceStatusExceptCH"]
         else:
             target = {"8.3": "Decommissioned", "8.14.1": "Commissioned",
                       "8.14.2": "InstalledNotCommissioned"}[variant]

@@ -18,8 +18,8 @@ from tests.support import CSP_NORTH, SUPPLIER, SUPPLIER_2
 SUPPLIER_3 = "90-B3-D5-1F-30-01-00-02"  # takes its alerts in JSON
 SUPPLIERS = (SUPPLIER, SUPPLIER_2, SUPPLIER_3)
 STRANGER = "90-B3-D5-1F-30-01-0F-FF"  # in no party registry: E20, and nothing recorded
-INC = {"UpdateDeviceStatusExceptCH": {"DeviceStatus": "InstalledNotCommissioned"}}
-TO_PENDING = {"UpdateDeviceStatusExceptCH": {"DeviceStatus": "Pending"}}
+INC = {"UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}
+TO_PENDING = {"UpdateDeviceStatusExceptCH": "Pending"}
 # Scenario -> weight. Meters are pre-notified; hubs (CHF + GPF) are delivered by the CSP.
 SCENARIOS = {"aged": 3, "decommissioned": 2, "repending": 1, "refused": 1, "deleted": 1,
              "hub_installed": 2, "hub_nowan": 1, "hub_returned": 3, "hub_foreign": 0.5,
@@ -151,7 +151,8 @@ class _Generator:
 
     def _hub_installed(self, variant: str = "8.14.1") -> None:
         chf, owner = self._hub(self._when(self.recent, 0))
-        self._sr("changes", owner, variant, {"DeviceID": chf}, self._when(self.recent, 30), chf)
+        body = build.install_success(chf) if variant == "8.14.1" else build.install_no_sm_wan(chf)
+        self._sr("changes", owner, variant, body, self._when(self.recent, 30), chf)
         self.installed_hub = chf
 
     def _hub_nowan(self) -> None:
@@ -160,7 +161,7 @@ class _Generator:
     def _hub_returned(self) -> None:
         chf, owner = self._hub(self._when(self.recent, 0))
         if self.rng.random() < 0.5:
-            self._sr("changes", owner, "8.14.1", {"DeviceID": chf}, self._when(self.recent, 30), chf)
+            self._sr("changes", owner, "8.14.1", build.install_success(chf), self._when(self.recent, 30), chf)
         self.returned[owner].append(chf)
 
     def _hub_foreign(self) -> None:

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from services.intake import domain
 from shared import codes
-from shared.duis import build, codec, enums
+from shared.duis import build, codec, enums, models
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.parties import Party
 
@@ -95,32 +95,46 @@ def test_json_shaped_input_is_a_dead_letter_or_a_code(header, body, version):
 
 eui = st.lists(st.sampled_from("0123456789abcdefABCDEF"), min_size=16, max_size=16).map(
     lambda d: "-".join("".join(d[i:i + 2]) for i in range(0, 16, 2)))
-text = st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), min_size=1, max_size=64) \
-    .map(str.strip).filter(bool)
+
+
+def text_up_to(max_size: int):
+    return st.text(st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), min_size=1,
+                   max_size=max_size).map(str.strip).filter(bool)
+
+
+xs_boolean = st.sampled_from([True, False, "true", "false", "1", "0"])
 hubs = st.lists(eui, min_size=1, max_size=30, unique_by=str.upper)
 bodies = {
     "12.2": st.fixed_dictionaries(
-        {"DeviceID": eui, "DeviceManufacturer": text, "DeviceModel": text,
+        {"DeviceID": eui, "DeviceManufacturer": text_up_to(30), "DeviceModel": text_up_to(30),
          "DeviceType": st.sampled_from(enums.values(enums.DeviceType))},
-        optional={"FirmwareVersion": text, "ESMEVariant": text, "AssociatedGPFDeviceID": eui}),
+        optional={"SMETSCHTSVersion": text_up_to(20), "FirmwareVersion": text_up_to(8),
+                  "ESMEVariant": st.sampled_from(enums.values(models.ESMEVariantEnum)),
+                  "AssociatedGPFDeviceID": eui}),
     "8.2": st.one_of(st.builds(lambda d: {"DeviceID": d}, eui),
                      st.from_regex(r"[0-9]{6,13}", fullmatch=True).map(lambda m: {"MPxN": m})),
     "8.3": st.builds(lambda d: {"DeviceID": d}, eui),
     "8.4": st.builds(lambda d, update: {"DeviceID": d, **update}, eui, st.sampled_from([
-        {"UpdateDeviceStatusExceptCH": {"DeviceStatus": "Pending"}},
-        {"UpdateDeviceStatusCH": {"DeviceStatus": "Withdrawn"}},
+        {"UpdateDeviceStatusExceptCH": "Pending"},
+        {"UpdateDeviceStatusCH": "Withdrawn"},
         {"UpdateDeviceDetails": {"FirmwareVersion": "2.1"}},
-        {"UpdateMPxN": {"MPxN": "1234567890"}}])),
-    "8.14.1": st.builds(lambda d: {"DeviceID": d}, eui),
-    "8.14.2": st.builds(lambda d, m: {"DeviceID": d, "CHFConnectionMethod": m}, eui,
-                        st.sampled_from(enums.values(enums.CHFConnectionMethod))),
+        {"UpdateMPxN": {"ImportMPxN": "1234567890"}},
+        {"UpdateMPxN": {"ExportMPAN": "1234567890123"}}])),
+    "8.14.1": st.builds(lambda d, kind, aerial, where: build.install_success(
+        d, CHFInstallType=kind, AerialInstall=aerial, CHFLocation=where), eui,
+        st.sampled_from(enums.values(models.CHFInstallTypeEnum)), xs_boolean,
+        st.sampled_from(enums.values(models.CHFLocationEnum))),
+    "8.14.2": st.builds(lambda d, premises, metal, at: build.install_no_sm_wan(
+        d, PremiseType=premises, MetalObstructionCheck=metal, InstallDateTime=at), eui,
+        st.sampled_from(enums.values(models.PremiseTypeEnum)), xs_boolean,
+        st.sampled_from(["2024-03-01T10:15:00Z", "2024-03-01T10:15:00.5+01:00", "2024-03-01T24:00:00"])),
     "8.14.3": st.builds(
         lambda ids, kind, method, reason, info: build.fault_return(
             ids, CHFFaultReturnType=kind, CHFConnectionMethod=method, CHFFaultReason=reason,
             AdditionalInformation=info),
         hubs, st.sampled_from(enums.values(enums.CHFFaultReturnType)),
         st.sampled_from(enums.values(enums.CHFConnectionMethod)),
-        st.sampled_from(enums.values(enums.CHFFaultReason)), text),
+        st.sampled_from(enums.values(enums.CHFFaultReason)), text_up_to(200)),
     "8.14.4": st.builds(lambda ids, kind: build.no_fault_return(ids, CHFNoFaultReturnType=kind),
                         hubs, st.sampled_from(enums.values(enums.CHFNoFaultReturnType))),
 }
@@ -152,6 +166,8 @@ def _as_decoded(value, fmt: str):
         return {k: _as_decoded(v, fmt) for k, v in value.items()}
     if isinstance(value, list):
         return _as_decoded(value[0], fmt) if len(value) == 1 else [_as_decoded(v, fmt) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 

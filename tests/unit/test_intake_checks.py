@@ -48,9 +48,9 @@ def test_every_served_request_is_accepted_in_both_formats(fmt):
         "12.2": PRENOTIFY,
         "8.2": {"DeviceID": device_id(1)},
         "8.3": {"DeviceID": device_id(1)},
-        "8.4": {"DeviceID": device_id(1), "UpdateDeviceStatusExceptCH": {"DeviceStatus": "Pending"}},
-        "8.14.1": {"DeviceID": device_id(1)},
-        "8.14.2": {"DeviceID": device_id(1), "CHFConnectionMethod": "ESME"},
+        "8.4": {"DeviceID": device_id(1), "UpdateDeviceStatusExceptCH": "Pending"},
+        "8.14.1": build.install_success(device_id(1)),
+        "8.14.2": build.install_no_sm_wan(device_id(1)),
         "8.14.3": build.fault_return([device_id(1)]),
         "8.14.4": build.no_fault_return([device_id(1)]),
     }
@@ -135,6 +135,55 @@ def test_unknown_header_element():
     assert outcome(raw) == "E48"
 
 
+def with_header_element(name: str, value: str) -> bytes:
+    """The pre-notification with one more header element, in its DUIS place after RequestID."""
+    return xml(PRENOTIFY).replace(b"</sr:RequestID>", f"</sr:RequestID><sr:{name}>{value}</sr:{name}>".encode())
+
+
+@pytest.mark.parametrize("first, code", [("true", "I0"), ("0", "I0"), ("yes", "E13"), ("", "E13")])
+def test_first_in_sequence_is_an_xs_boolean_accepted_and_not_acted_on(first, code):
+    assert outcome(with_header_element("FirstInSequence", first)) == code
+
+
+@pytest.mark.parametrize("preceding, code", [
+    (f"{SUPPLIER}:{DCC}:{2**64 - 1}", "I0"), (f"{SUPPLIER}:{DCC}:{2**64}", "E13"),
+    (f"{SUPPLIER}:{DCC}:01", "E13"), (SUPPLIER, "E13"),
+])
+def test_preceding_service_request_id_is_a_request_id(preceding, code):
+    assert outcome(with_header_element("PrecedingServiceRequestID", preceding)) == code
+
+
+def test_header_elements_out_of_their_duis_order_are_refused_in_xml_only():
+    raw = xml(PRENOTIFY).replace(b"<sr:CommandVariant>8</sr:CommandVariant>", b"").replace(
+        b"</sr:Header>", b"<sr:CommandVariant>8</sr:CommandVariant></sr:Header>")
+    assert outcome(raw) == "E48"
+    as_json = build.request(SUPPLIER, 1, "12.2", PRENOTIFY, "json").replace(b'"CommandVariant":8,', b"").replace(
+        b'"ServiceReferenceVariant":"12.2"', b'"ServiceReferenceVariant":"12.2","CommandVariant":8')
+    assert outcome(as_json) == "I0"
+
+
+def test_a_body_before_the_header_is_refused_in_xml():
+    raw = xml(PRENOTIFY)
+    header = raw[raw.index(b"<sr:Header>"):raw.index(b"</sr:Header>") + len(b"</sr:Header>")]
+    assert outcome(raw.replace(header, b"").replace(b"</sr:Body>", b"</sr:Body>" + header)) == "E48"
+
+
+def test_body_elements_out_of_their_duis_order_are_refused_in_xml_only():
+    swapped = xml(PRENOTIFY).replace(b"<sr:DeviceModel>M1</sr:DeviceModel>", b"").replace(
+        b"</sr:DeviceType>", b"</sr:DeviceType><sr:DeviceModel>M1</sr:DeviceModel>")
+    assert outcome(swapped) == "E48"
+    in_json = build.request(SUPPLIER, 1, "12.2", PRENOTIFY, "json").replace(
+        b'"DeviceModel":"M1","DeviceType":"ESME"', b'"DeviceType":"ESME","DeviceModel":"M1"')
+    assert list(codec.decode(in_json).data["Body"]["DevicePrenotification"])[2:4] == ["DeviceType", "DeviceModel"]
+    assert outcome(in_json) == "I0"
+
+
+def test_requests_are_built_in_duis_order_whatever_the_order_of_the_body_given():
+    body = {"DeviceType": "ESME", **PRENOTIFY}
+    decoded = codec.decode(build.request(SUPPLIER, 1, "12.2", body)).data["Body"]["DevicePrenotification"]
+    assert list(decoded) == list(PRENOTIFY)
+
+
 def test_role_not_allowed():
     body = {"DeviceID": device_id(1)}
     assert outcome(xml(body, "8.3", originator="90-B3-D5-1F-30-01-00-10")) == "E21"
@@ -148,17 +197,25 @@ def test_role_not_allowed():
     ({**PRENOTIFY, "DeviceID": "00:DB:12:34:56:78:90:A2"}, "12.2", "E11"),
     ({**PRENOTIFY, "DeviceID": "00-DB-12-34-56-78-90-AG"}, "12.2", "E11"),
     ({**PRENOTIFY, "DeviceID": "00-DB-12-34-56-78-90-Α2"}, "12.2", "E11"),  # Greek capital alpha
-    ({**PRENOTIFY, "DeviceModel": "x" * 65}, "12.2", "E13"),
+    ({**PRENOTIFY, "DeviceModel": "x" * 31}, "12.2", "E13"),
+    ({**PRENOTIFY, "DeviceModel": "x" * 30}, "12.2", "I0"),
     ({**PRENOTIFY, "Colour": "red"}, "12.2", "E48"),
     ({"DeviceID": device_id(1), "MPxN": "1234567"}, "8.2", "E19"),
-    ({"MPxN": "12AB"}, "8.2", "E13"),
+    ({"MPxN": "12AB"}, "8.2", "I0"),  # the XSD's ImportMPxN is text
+    ({"MPxN": "1" * 14}, "8.2", "E13"),
     ({"DeviceID": device_id(1)}, "8.4", "E19"),
-    ({"DeviceID": device_id(1), "UpdateDeviceStatusCH": {"DeviceStatus": "Pending"}}, "8.4", "E12"),
-    ({"DeviceID": device_id(1), "UpdateDeviceStatusExceptCH": {"DeviceStatus": "Commissioned"}}, "8.4", "E12"),
+    ({"DeviceID": device_id(1), "UpdateDeviceStatusCH": "Pending"}, "8.4", "E12"),
+    ({"DeviceID": device_id(1), "UpdateDeviceStatusExceptCH": "Commissioned"}, "8.4", "E12"),
+    ({"DeviceID": device_id(1), "UpdateDeviceStatusExceptCH": {"DeviceStatus": "Pending"}}, "8.4", "E12"),
     ({"DeviceID": device_id(1), "UpdateDeviceDetails": {}}, "8.4", "E44"),
     ({"DeviceID": device_id(1), "DeleteDevice": ""}, "8.4", "I0"),
-    ({"DeviceID": device_id(1), "UpdateMPxN": {"MPxN": "1234567890123"}}, "8.4", "I0"),
-    ({"DeviceID": device_id(1), "CHFConnectionMethod": "Glue"}, "8.14.1", "E12"),
+    ({"DeviceID": device_id(1), "UpdateMPxN": {"ImportMPxN": "1234567890123"}}, "8.4", "I0"),
+    ({"DeviceID": device_id(1), "UpdateMPxN": {"ExportMPAN": "1234567890123"}}, "8.4", "I0"),
+    ({"DeviceID": device_id(1), "UpdateMPxN": {"ExportMPAN": "123456789012"}}, "8.4", "E13"),
+    ({"DeviceID": device_id(1), "UpdateMPxN": {"MPxN": "1234567890123"}}, "8.4", "E48"),
+    (build.install_success(device_id(1), CHFLocation="Loft"), "8.14.1", "E12"),
+    (build.install_success(device_id(1), CHFConnectionMethod="ESME"), "8.14.1", "E48"),
+    (build.install_no_sm_wan(device_id(1), SharedObstructionCheck="yes"), "8.14.2", "E13"),
 ])
 def test_body_rules(body, variant, code):
     assert outcome(xml(body, variant)) == code

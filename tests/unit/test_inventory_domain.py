@@ -116,3 +116,16 @@ def test_read_inventory_answers_at_most_17_devices():
 ])
 def test_age_buckets(months, bucket):
     assert reports.age_bucket(months) == bucket
+
+
+def test_the_csp_feed_holds_duis_limits_so_every_device_can_be_answered_in_valid_duis():
+    from pydantic import ValidationError
+
+    from services.inventory.domain import CommsHubDelivered
+    event = {"type": "CommsHubDelivered", "chf_id": "00-CC-00-00-00-00-00-01", "gpf_id": "00-CD-00-00-00-00-00-01",
+             "csp_id": "90-B3-D5-1F-30-00-00-C1", "ordering_party": "90-B3-D5-1F-30-01-00-00",
+             "csp_region": "North", "manufacturer": "ACME", "model": "CH-1", "firmware_version": "00020130"}
+    CommsHubDelivered.model_validate(event)
+    for field, value in [("firmware_version", "123456789"), ("manufacturer", "M" * 31), ("model", "M" * 31)]:
+        with pytest.raises(ValidationError):
+            CommsHubDelivered.model_validate({**event, field: value})
