@@ -57,6 +57,8 @@ def request_schema() -> dict:
         "properties": {
             "Header": _header(["RequestID", "CommandVariant", "ServiceReference", "ServiceReferenceVariant"], {
                 "RequestID": {"type": "string", "description": "originator EUI:target EUI:counter"},
+                "FirstInSequence": {"type": "boolean", "description": "accepted, not acted on"},
+                "PrecedingServiceRequestID": {"type": "string", "description": "a RequestID; accepted, not acted on"},
                 "CommandVariant": {"type": "integer"},
                 "ServiceReference": {"type": "string"},
                 "ServiceReferenceVariant": {"enum": sorted(SERVICE_REQUESTS)}}),
