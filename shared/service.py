@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from shared import logs, metrics
+from shared.duis import signing
 from shared.parties import PartyRegistry
 from shared.settings import Settings
 
@@ -64,6 +65,7 @@ def main(name: str, serve: Serve) -> None:
     _tune_garbage_collector()
     settings = Settings()
     logs.configure(name, settings.log_level, settings.log_format)
+    signing.signer(settings)  # missing or mismatched key material stops the start, not an answer
     metrics.serve(settings.metrics_port)
 
     async def _run() -> None:

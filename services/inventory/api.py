@@ -68,7 +68,7 @@ def build(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> web.Application:
             found = await store.devices_at_mpxn(conn, mpxn, domain.MAX_DEVICES_PER_ANSWER)
         if not found:
             return _error(404, "E30", f"no device in the SMI at MPxN {mpxn}")
-        return _json(domain.read_inventory_body(found))
+        return _json(domain.read_inventory_payload(found))
 
     # A party's own view (the Self-Service Interface): only devices it notified, supplies or
     # ordered; any other device answers 404 exactly as a missing one does.

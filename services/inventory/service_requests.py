@@ -57,7 +57,8 @@ def validate(inv: Inventory, record: ConsumerRecord, command: HandleServiceReque
     try:
         body = spec.model.model_validate(command.body.get(spec.element))
     except ValidationError as error:
-        return answer(inv, command.reply, command.variant, *errors.code_for(error, spec.element))
+        code, reason = errors.code_for(error, spec.element)
+        return answer(inv, command.reply, command.variant, code, reason=reason)
     return Request(record, command, body)
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from services.returns import domain, metrics, store
 from services.returns.domain import CheckOverdue, HubOutcome, ReturnReceived
 from shared import codes, eui, kafka
-from shared.duis import codec, errors
+from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type

@@ -274,14 +274,20 @@ async def test_unusable_input_goes_to_the_dead_letters_and_return_received_is_le
         await bus.send(topics.csp_events, b'{"type": "CommsHubDelivered", "chf_id": "nope"}')
         await bus.send(topics.csp_events, orjson.dumps({"type": "ReturnReceived", "device_id": device_id(1),
                                                         "outcome": "no_fault_found"}))
+        refused = await Inputs(settings, bus).request("12.2", {**build.prenotification(device_id(2)),
+                                                              "DeviceType": "Toaster"})
         letters = await bus.read(topics.dead_letters, count=3, settle=1.0)
         events = await bus.read(topics.device_events, timeout=1.0)
+        [answer] = await bus.read(topics.responses, count=1)
 
     reasons = [dict((k, v.decode()) for k, v in r.headers)["dlq-reason"] for r in letters]
     assert len(letters) == 3 and events == []
     assert sum("not 'Teleport'" in r for r in reasons) == 1
     assert sum("not None" in r for r in reasons) == 1
     assert sum("chf_id" in r for r in reasons) == 1
+    headers = dict((k, v.decode()) for k, v in answer.headers)
+    assert (headers["request-id"], headers["response-code"]) == (refused, "E12"), "a body inventory refuses is answered"
+    assert "DeviceType" in headers["response-reason"]
 
 
 def _free_port() -> int:
@@ -298,6 +304,12 @@ async def test_http_api_answers_reads_and_reports(settings, bus):
         await inputs.request("12.2", build.prenotification(meter), "2024-01-01T00:00:00")
         await inputs.hub(device_id(51), device_id(52), "2024-01-01T00:00:00")
         await inputs.events(3, settle=0)
+        await inputs.request("8.4", {"DeviceID": meter, "UpdateMPxN": {"ImportMPxN": "1000999888"}})
+        await inputs.responses(2, settle=0)
+        async with http.get(f"{base}/devices?mpxn=1000999888") as at_mpxn:
+            assert at_mpxn.status == 200
+            [shown] = (await at_mpxn.json())["DSPInventory"]["Device"]
+            assert (shown["DeviceID"], shown["ImportMPxN"]) == (meter, "1000999888")
         async with http.get(f"{base}/devices/{meter.lower()}") as found:
             assert found.status == 200
             assert (await found.json())["Device"]["DeviceStatus"] == "Pending"

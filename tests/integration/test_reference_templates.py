@@ -7,7 +7,6 @@ their RequestID counter; the four other 8.4 choices come from ../shared/duis/der
 templates' devices are kept: ESME `...-A0` and CHF `...-A2`, the hub delivered first by its CSP.
 """
 import re
-from pathlib import Path
 
 import orjson
 import pytest
