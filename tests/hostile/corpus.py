@@ -52,7 +52,7 @@ class Case:
     category: str
     expect: str                      # a response code, or DEAD_LETTER
     payload: bytes | None            # the record value (None: a null value)
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[tuple[str, bytes | None], ...]
     request_id: str | None           # the RequestID its response echoes (None for dead letters)
     hubs: dict[str, str] = field(default_factory=dict)  # bulk returns: the code of each hub
 
@@ -83,7 +83,7 @@ class _Builder:
     def add(self, name: str, category: str, expect: Any, payload: bytes | None, *,
             request_id: str | None, content_type: str | None, extra_headers=(), hubs=None) -> None:
         headers = [("content-type", content_type.encode())] if content_type is not None else []
-        headers += [(k, v.encode("latin-1")) for k, v in extra_headers]
+        headers += [(k, None if v is None else v.encode("latin-1")) for k, v in extra_headers]
         expect = str(expect)
         self.cases.append(Case(
             name=name, category=category, expect=expect, payload=payload, headers=tuple(headers),

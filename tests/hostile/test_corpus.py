@@ -4,10 +4,11 @@ when the code is one the inventory or returns gives)."""
 from collections import Counter
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 
 from services.intake import domain
 from services.intake.domain import Rejection
-from shared import codes
+from shared import codes, kafka
 from shared.duis import codec
 from shared.parties import load_file
 from shared.settings import Settings
@@ -24,7 +25,8 @@ def intake_outcome(case: corpus.Case) -> str:
     raw = case.payload or b""
     if len(raw) > SETTINGS.max_request_bytes:
         return "E17" if codec.guess_request_id(raw[:65536]) else corpus.DEAD_LETTER
-    content_type = next((v.decode("utf-8", "replace") for k, v in case.headers if k == "content-type"), None)
+    record = ConsumerRecord("smi.requests", 0, 0, 0, 0, None, raw, None, 0, len(raw), list(case.headers))
+    content_type = kafka.header(record, "content-type")
     try:
         document = codec.decode(raw, content_type)
     except codec.Undecodable:
