@@ -6,7 +6,6 @@ the derived 8.4 forms pass intake and the XSD alike.
 Without the XSD or the npm templates a test skips on a workstation and fails under CI=true.
 """
 import copy
-import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from shared import codes
 from shared.duis import build, codec, enums
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.settings import REPO_ROOT
+from tests.conftest import unavailable
 
 DUIS_DIR = REPO_ROOT.parent / "shared" / "duis"
 XSD_FILE = DUIS_DIR / "xsd" / "DUIS Schema V5.4.xsd"
@@ -52,10 +52,6 @@ DERIVED = [
 ]
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 # --- the XSD, read ----------------------------------------------------------------------------
