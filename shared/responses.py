@@ -131,8 +131,9 @@ def alert(settings: Settings, party: str, fmt: codec.Format, alert_code: str,
 def encode(settings: Settings, document: dict[str, Any], fmt: codec.Format,
            version: str = codec.SCHEMA_VERSION) -> bytes:
     """A Response document as bytes; XML signed with the DCC's key."""
-    value = codec.encode(document, fmt, "Response", version)
-    return signing.signer(settings).sign(value) if fmt == "xml" else value
+    if fmt == "xml":
+        return signing.signer(settings).sign_canonical(codec.canonical_xml(document, "Response", version))
+    return codec.encode(document, fmt, "Response", version)
 
 
 def _header_text(reason: str) -> str:

@@ -37,6 +37,11 @@ _REQUEST_ID_IN_JSON = re.compile(rb'"RequestID"\s*:\s*"([^"\\]{1,200})"')
 MAX_REQUEST_ID_CHARS = 200  # a real one is at most 89; every response echoes it up to three times
 # Responses echo the schemaVersion too: unbounded, it would make them larger than the broker takes.
 MAX_SCHEMA_VERSION_CHARS = 20
+XML_DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
+# What canonical XML escapes in text and in attribute values (W3C C14N, section 2.3).
+_C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+_C14N_ATTRIBUTE = str.maketrans({"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;",
+                                 "\r": "&#xD;"})
 # Characters outside XML 1.0's Char production: an XML request cannot hold them, a JSON one can.
 _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -192,22 +197,35 @@ def encode(document: dict[str, Any], fmt: Format, root: str = "Response",
            schema_version: str = SCHEMA_VERSION) -> bytes:
     if fmt == "json":
         return orjson.dumps({"schemaVersion": schema_version, **_plain(document)})
-    element = etree.Element(f"{{{NS}}}{root}", nsmap={"sr": NS})
-    element.set("schemaVersion", schema_version)
-    _fill(element, document)
-    return etree.tostring(element, xml_declaration=True, encoding="UTF-8")
+    return XML_DECLARATION + canonical_xml(document, root, schema_version)
 
 
-def _fill(parent: etree._Element, value: Any) -> None:
+def canonical_xml(document: dict[str, Any], root: str = "Response",
+                  schema_version: str = SCHEMA_VERSION) -> bytes:
+    """The document's XML in its exclusive canonical form (what a signature's digest covers), so
+    that one serialisation serves the record and the digest. Written directly: building an lxml
+    tree and canonicalising it took twice as long on every answer; a test holds this to lxml's
+    canonical form of the same tree."""
+    parts = [f'<sr:{root} xmlns:sr="{NS}" schemaVersion="{schema_version.translate(_C14N_ATTRIBUTE)}">']
+    _render(parts, document)
+    parts.append(f"</sr:{root}>")
+    text = "".join(parts)
+    if found := _NOT_XML_CHAR.search(text):
+        raise ValueError(f"XML cannot carry the character {found.group()!r}")
+    return text.encode()
+
+
+def _render(parts: list[str], value: dict[str, Any]) -> None:
     for name, item in value.items():
-        for one in item if isinstance(item, list) else [item]:
+        for one in item if isinstance(item, list) else (item,):
             if one is None:
                 continue
-            child = etree.SubElement(parent, f"{{{NS}}}{name}")
+            parts.append(f"<sr:{name}>")
             if isinstance(one, dict):
-                _fill(child, one)
+                _render(parts, one)
             else:
-                child.text = _text(one)
+                parts.append(_text(one).translate(_C14N_TEXT))
+            parts.append(f"</sr:{name}>")
 
 
 def _text(value: Any) -> str:

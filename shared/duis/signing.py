@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
+from shared.duis.codec import XML_DECLARATION
+
 DSIG = "http://www.w3.org/2000/09/xmldsig#"
 _SIGNED_INFO = (
     f'<ds:SignedInfo xmlns:ds="{DSIG}">'
@@ -29,6 +31,7 @@ _SIGNED_INFO = (
     '<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"></ds:DigestMethod>'
     '<ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>'
 )
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
 
 
@@ -47,19 +50,26 @@ class Signer:
 
     def sign(self, document: bytes) -> bytes:
         """The document (UTF-8 XML whose root has no signature) with its enveloped Signature
-        appended as the root's last child."""
+        appended as the root's last child; everything else is kept byte for byte."""
         root = etree.fromstring(document, _PARSER)
-        canonical = etree.tostring(root, method="c14n", exclusive=True, with_comments=False)
+        signature = self._signature(etree.tostring(root, method="c14n", exclusive=True, with_comments=False))
+        closing = document.rstrip().rindex(b"</")
+        return document[:closing] + signature + document[closing:]
+
+    def sign_canonical(self, canonical: bytes) -> bytes:
+        """A document given in its exclusive canonical form (the digest is taken over these very
+        bytes), behind an XML declaration, with the enveloped Signature appended."""
+        closing = canonical.rindex(b"</")
+        return XML_DECLARATION + canonical[:closing] + self._signature(canonical) + canonical[closing:]
+
+    def _signature(self, canonical: bytes) -> bytes:
         digest = base64.b64encode(hashlib.sha256(canonical).digest()).decode()
         signed_info = _SIGNED_INFO.replace("{digest}", digest)
-        der = self._key.sign(signed_info.encode(), ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
+        r, s = decode_dss_signature(self._key.sign(signed_info.encode(), _ECDSA_SHA256))
         value = base64.b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
-        signature = (f'<ds:Signature xmlns:ds="{DSIG}">'
-                     + signed_info.replace(f' xmlns:ds="{DSIG}"', "", 1)
-                     + f"<ds:SignatureValue>{value}</ds:SignatureValue>{self._key_info}</ds:Signature>")
-        closing = document.rstrip().rindex(b"</")
-        return document[:closing] + signature.encode() + document[closing:]
+        return (f'<ds:Signature xmlns:ds="{DSIG}">'
+                + signed_info.replace(f' xmlns:ds="{DSIG}"', "", 1)
+                + f"<ds:SignatureValue>{value}</ds:SignatureValue>{self._key_info}</ds:Signature>").encode()
 
 
 def _escape(text: str) -> str:

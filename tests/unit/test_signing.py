@@ -1,4 +1,5 @@
 """The DCC's signer, checked against signxml (the general library) and DCC Boxed's own tool."""
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -7,6 +8,7 @@ from signxml import SignatureConfiguration, SignatureMethod, XMLVerifier
 from signxml.exceptions import InvalidSignature
 
 from deploy import duis_check
+from services.inventory.domain import Device, read_inventory_payload
 from shared import responses
 from shared.duis import codec, signing
 from shared.messages import ReplyTo
@@ -67,3 +69,32 @@ def test_missing_key_material_is_a_clear_error(tmp_path):
     settings = Settings(dcc_signing_key=tmp_path / "none.key", dcc_signing_certificate=tmp_path / "none.pem")
     with pytest.raises(RuntimeError, match="signing key material is missing"):
         signing.signer(settings)
+
+
+
+def _answer(mpxn: str) -> dict:
+    reply = ReplyTo(request_id=f"{USER}:90-B3-D5-1F-30-00-00-02:7", originator=USER, format="xml",
+                    schema_version="5.4", variant="8.2")
+    device = Device(device_id="00-DB-12-34-56-78-90-A2", device_type="ESME", status="Pending",
+                    status_since=datetime.now(UTC), manufacturer="ACME", model="M1", notifying_party=USER,
+                    notifying_party_kind="service_user", added_at=datetime.now(UTC), csp_region="North",
+                    mpxn=mpxn)
+    return responses.response_document(SETTINGS, reply, "I0", datetime.now(UTC), read_inventory_payload([device]))
+
+
+@pytest.mark.parametrize("mpxn", ["1234567890123", "a&b<c>d\"e'f", "\u00e9\u00fc \t x\r", "]]>"])
+def test_an_answer_signed_as_written_verifies_and_digests_as_a_parsed_copy(mpxn):
+    signer, answer = signing.signer(SETTINGS), _answer(mpxn)
+    as_written = signer.sign_canonical(codec.canonical_xml(answer))
+    parsed_copy = signer.sign(codec.encode(answer, "xml"))
+    digest = re.compile(rb"<ds:DigestValue>([^<]+)<")
+    assert digest.search(as_written).group(1) == digest.search(parsed_copy).group(1)
+    result = XMLVerifier().verify(as_written, x509_cert=SETTINGS.dcc_signing_certificate.read_text(),
+                                  expect_config=EXPECT)
+    assert result.signed_xml.find(f".//{{{codec.NS}}}ImportMPxN").text == mpxn
+
+
+def test_dcc_boxed_validates_an_answer_signed_as_written():
+    signed = responses.encode(SETTINGS, _answer("a&b<c>"), "xml")
+    ok, said = duis_check.boxed_validate(signed)
+    assert ok and "passed signature check" in said, said
