@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from shared.duis import errors
+from shared.duis import codec, errors
 from shared.duis.catalogue import SERVICE_REQUESTS, ServiceRequestSpec
 from shared.duis.codec import Document
 from shared.duis.models import IN_DOCUMENT_ORDER
@@ -89,7 +89,7 @@ def check_header(header: dict, in_document_order: bool = False) -> ServiceReques
     if unknown:
         raise Rejection("E48", f"Header/{unknown[0]} is not a DUIS request header element")
     if in_document_order:
-        _check_header_order(list(header))
+        _check_header_order(codec.document_order(header))
     for name in REQUIRED_HEADER_FIELDS:
         if header.get(name) in ("", None):
             raise Rejection("E44", f"Header/{name} is missing")

@@ -37,6 +37,7 @@ _REQUEST_ID_IN_JSON = re.compile(rb'"RequestID"\s*:\s*"([^"\\]{1,200})"')
 MAX_REQUEST_ID_CHARS = 200  # a real one is at most 89; every response echoes it up to three times
 # Responses echo the schemaVersion too: unbounded, it would make them larger than the broker takes.
 MAX_SCHEMA_VERSION_CHARS = 20
+_IN_NS, _SIGNATURE = f"{{{NS}}}", f"{{{DSIG_NS}}}Signature"
 XML_DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 # What canonical XML escapes in text and in attribute values (W3C C14N, section 2.3).
 _C14N_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
@@ -136,39 +137,60 @@ def _decode_xml(raw: bytes) -> Document:
         raise Undecodable(f"not well-formed XML: {error}") from None
     if root.getroottree().docinfo.doctype:  # declared in an encoding the byte check above misses
         raise Undecodable("DTDs and entity declarations are not accepted")
-    signature, problems = None, []
+    problems: list[str] = []
     if etree.QName(root).localname != "Request":
         problems.append(f"root element is {etree.QName(root).localname}, not Request")
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        name = etree.QName(element)
-        if name.namespace == DSIG_NS and name.localname == "Signature" and element.getparent() is root:
-            signature = element
-        elif name.namespace != NS and not _inside(element, signature):
-            problems.append(f"element {name.localname} is in namespace {name.namespace!r}, not {NS}")
+    if not root.tag.startswith(_IN_NS):
+        problems.append(_foreign(root.tag))
+    signatures = [child for child in root if child.tag == _SIGNATURE]
+    signature = signatures[-1] if signatures else None
+    data = _element_to_dict(root, skip=signature, foreign=problems, exempt=signatures)
     version = root.get("schemaVersion")
     if problem := _version_problem(version):
         problems.append(problem)
         version = None
-    data = _element_to_dict(root, skip=signature)
     if not isinstance(data, dict):
         raise Undecodable("the root element has no children")
     return Document("xml", data, version, problems[0] if problems else None, signature)
 
 
-def _inside(element: etree._Element, ancestor: etree._Element | None) -> bool:
-    return ancestor is not None and any(a is ancestor for a in element.iterancestors())
+def _foreign(tag: str) -> str:
+    name = etree.QName(tag)
+    return f"element {name.localname} is in namespace {name.namespace!r}, not {NS}"
 
 
-def _element_to_dict(element: etree._Element, skip: etree._Element | None = None) -> Any:
-    children = [c for c in element if isinstance(c.tag, str) and c is not skip]
-    if not children:
-        return (element.text or "").strip()
+class Elements(dict):
+    """An element's children by name, remembering the order they came in: a repeated element
+    split by another one (A, B, A) is one list here, but out of any XSD sequence's order."""
+    order: tuple[str, ...] = ()
+
+
+def document_order(data: dict) -> list[str]:
+    """The element names as the document gave them (with repeats, for XML), else the keys."""
+    return list(getattr(data, "order", ()) or data)
+
+
+def _element_to_dict(element: etree._Element, skip: etree._Element | None = None,
+                     foreign: list[str] | None = None, exempt: list[etree._Element] = ()) -> Any:
+    """`foreign`, when given, collects an element outside the DUIS namespace (document order);
+    `exempt` elements (the signatures) and their content are not looked at for that."""
     grouped: dict[str, list[Any]] = {}
-    for child in children:
-        grouped.setdefault(etree.QName(child).localname, []).append(_element_to_dict(child))
-    return {name: items[0] if len(items) == 1 else items for name, items in grouped.items()}
+    order = []
+    for child in element:
+        tag = child.tag
+        if child is skip or not isinstance(tag, str):
+            continue
+        checks = foreign if foreign is not None and child not in exempt else None
+        if checks is not None and not tag.startswith(_IN_NS):
+            checks.append(_foreign(tag))
+        name = tag.rpartition("}")[2]
+        grouped.setdefault(name, []).append(_element_to_dict(child, foreign=checks))
+        order.append(name)
+    if not order:
+        return (element.text or "").strip()
+    elements = Elements((name, items[0] if len(items) == 1 else items) for name, items in grouped.items())
+    elements.order = tuple(order)
+    return elements
 
 
 def _decode_json(raw: bytes) -> Document:

@@ -15,7 +15,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, St
                       ValidationInfo, model_validator)
 from pydantic_core import PydanticCustomError
 
-from shared.duis import enums as e
+from shared.duis import codec, enums as e
 from shared.eui import EUI
 
 MAX_BULK_IDS = 999
@@ -175,7 +175,7 @@ class Body(BaseModel):
     def _elements_in_order(cls, data: Any, info: ValidationInfo) -> Any:
         data = {} if data == "" else data
         if isinstance(data, dict) and info.context and info.context.get("in_document_order"):
-            _check_order(cls, list(data))
+            _check_order(cls, codec.document_order(data))
         return data
 
     @model_validator(mode="after")

@@ -231,6 +231,17 @@ def _bulk(hubs: list[str], **extra) -> bytes:
     return xml(build.fault_return(hubs, **extra), "8.14.3")
 
 
+def test_a_repeated_element_split_by_another_is_out_of_order_in_xml():
+    hubs = [device_id(1), device_id(2)]
+    raw = _bulk(hubs)
+    second = f"<sr:DeviceID>{hubs[1]}</sr:DeviceID>".encode()
+    split = raw.replace(second, b"").replace(b"</sr:CHFFaultReturnType>", b"</sr:CHFFaultReturnType>" + second)
+    assert outcome(raw) == "I0"
+    assert outcome(split) == "E48"
+    header = b"<sr:CommandVariant>8</sr:CommandVariant>"
+    assert outcome(raw.replace(b"</sr:ServiceReference>", b"</sr:ServiceReference>" + header)) == "E48"
+
+
 def test_bulk_return_takes_999_hubs_and_refuses_1000():
     assert outcome(_bulk([device_id(n) for n in range(999)])) == "I0"
     assert outcome(_bulk([device_id(n) for n in range(1000)])) == "E45"
