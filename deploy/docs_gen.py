@@ -317,6 +317,10 @@ MEANINGS = {
     "kafka_ssl_cafile": "CA bundle (PEM) that signed the brokers' certificates, for `SASL_SSL` (default: the system's)",
     "database_url": "PostgreSQL URL (each service owns one schema in this database)",
     "partitions": "partitions of every topic created at preparation (the ceiling on instances per group)",
+    "input_timestamp_type": "`message.timestamp.type` of the topics fed from outside (requests, CSP feed, "
+                            "housekeeping runs), set at preparation: `CreateTime` (the producer dates "
+                            "each record: development, tests, simulations) or `LogAppendTime` (the broker "
+                            "does: production)",
     "dcc_eui": "the DCC's EUI: the target of every request, the sender of every response",
     "metrics_port": "Prometheus /metrics port (0: none)",
     "http_port": "the service's HTTP JSON API port (0: none)",

@@ -5,11 +5,13 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError, for_code
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
+from shared import topics
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -184,18 +186,99 @@ def plain_producer(settings: Settings, **options) -> AIOKafkaProducer:
     )
 
 
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+def registry_specs(settings: Settings, party_topics: list[str] = ()) -> list[TopicSpec]:
+    """The registry's topics and any per-party answer topics, each with its role's configs."""
+    named = {**topics.registry_topics(settings), **{name: "party_answers" for name in party_topics}}
+    return [TopicSpec(name, settings.partitions, topics.configs(role, settings))
+            for name, role in named.items()]
+
+
 async def ensure_topics(settings: Settings, extra: list[str] = ()) -> list[str]:
-    """Create every topic of the registry (and `extra`) that does not exist yet."""
+    """Create every topic of the registry (and the per-party answer topics `extra`) that does not
+    exist yet, and give those that exist their role's configs; returns the topics created."""
     admin = admin_client(settings)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        wanted = [t for t in [*settings.topics.model_dump().values(), *extra] if t not in existing]
-        for name in wanted:
-            try:
-                await admin.create_topics([NewTopic(name, settings.partitions, 1)])
-            except TopicAlreadyExistsError:
-                pass
-        return wanted
+        return await apply_topics(admin, registry_specs(settings, extra))
     finally:
         await admin.close()
+
+
+async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
+    """Create the missing topics with their configs; align the configs of the others, so that a
+    cluster prepared by an earlier version gets them too. Returns the topics created."""
+    existing = set(await admin.list_topics())
+    missing = [spec for spec in specs if spec.name not in existing]
+    created = []
+    if missing:
+        response = await admin.create_topics(
+            [NewTopic(s.name, s.partitions, 1, topic_configs=s.configs) for s in missing])
+        for name, code, message in _errors(response.topic_errors):
+            if code == TopicAlreadyExistsError.errno:  # created meanwhile by another preparer
+                existing.add(name)
+            elif code:
+                raise for_code(code)(f"topic {name} could not be created: {message}")
+            else:
+                created.append(name)
+    await align_configs(admin, [spec for spec in specs if spec.name in existing])
+    return created
+
+
+# DescribeConfigs' config_source: an override set on the topic itself.
+_TOPIC_OVERRIDE = 1
+
+
+async def align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec],
+                        wait_seconds: float = 10.0) -> list[str]:
+    """Give existing topics the configs of their specs; returns the topics changed.
+
+    A topic created a moment ago may not be known yet to the broker asked (brokers learn new
+    topics from the controller shortly after it accepts them): asked again until `wait_seconds`."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        try:
+            return await _align_configs(admin, specs)
+        except UnknownTopicOrPartitionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def _align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
+    """aiokafka speaks the (non-incremental) AlterConfigs API, which replaces every override of a
+    topic: the overrides a topic has beyond its spec are read first and sent along, so that they
+    stay."""
+    if not specs:
+        return []
+    described = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs])
+    overrides: dict[str, dict[str, str]] = {}
+    for response in described:
+        for code, message, _type, name, entries in response.resources:
+            if code:
+                raise for_code(code)(f"configs of topic {name} could not be read: {message}")
+            overrides[name] = {key: value for key, value, _ro, source, *_ in entries
+                               if source == _TOPIC_OVERRIDE}
+    changed = [ConfigResource(ConfigResourceType.TOPIC, spec.name, overrides[spec.name] | spec.configs)
+               for spec in specs if spec.configs.items() - overrides[spec.name].items()]
+    if not changed:
+        return []
+    for response in await admin.alter_configs(changed):
+        for code, message, _type, name in response.resources:
+            if code:
+                raise for_code(code)(f"configs of topic {name} could not be changed: {message}")
+    names = [resource.name for resource in changed]
+    log.info("topic configs aligned: %s", ", ".join(names))
+    return names
+
+
+def _errors(topic_errors) -> list[tuple[str, int, str | None]]:
+    """CreateTopics answers (name, code) or (name, code, message) per topic, by version."""
+    return [(entry[0], entry[1], entry[2] if len(entry) > 2 else None) for entry in topic_errors]

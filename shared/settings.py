@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://smi@127.0.0.1:25432/smi"
     topics: Topics = Topics()
     partitions: int = 6
+    # Whose clock dates a record on the topics fed from outside (requests, CSP feed, housekeeping
+    # runs): the producer's (event time, for tests and simulations) or the broker's.
+    input_timestamp_type: Literal["CreateTime", "LogAppendTime"] = "CreateTime"
     dcc_eui: str = "90-B3-D5-1F-30-00-00-02"
     metrics_port: int = 9101
     http_port: int = 0  # the service's JSON API (0: none); the local stack sets one per service

@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from pydantic import ValidationError
 
@@ -23,7 +21,8 @@ from services.housekeeping import metrics
 from services.housekeeping.config import HousekeepingSettings, app_id
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
-from shared.kafka import admin_client, client_options
+from shared import topics
+from shared.kafka import TopicSpec, admin_client, apply_topics, client_options
 from shared.processor import TRANSIENT
 from shared.settings import Settings
 
@@ -91,20 +90,20 @@ class Tracker:
 
     async def create_topics(self) -> None:
         """faust creates its own topics when it starts, which on a new cluster is after its first
-        partition assignment: the worker would never be given the work topic. Create them first."""
+        partition assignment: the worker would never be given the work topic. Create them first,
+        with the platform's configs (faust would leave them to the broker's default retention)."""
+        leader = f"{self.app.conf.id}-__assignor-__leader"  # faust.assignor.LeaderAssignor's
+        specs = [
+            TopicSpec(self.work_topic.get_topic_name(), self.partitions,
+                      topics.configs("partition_work", self.settings)),
+            TopicSpec(self.devices.changelog_topic.get_topic_name(), self.partitions,
+                      topics.configs("table_changelog", self.settings)),
+            TopicSpec(leader, 1, topics.configs("faust_leader", self.settings)),
+        ]
         admin = admin_client(self.settings)
         await admin.start()
         try:
-            existing = set(await admin.list_topics())
-            wanted = [NewTopic(self.work_topic.get_topic_name(), self.partitions, 1),
-                      NewTopic(self.devices.changelog_topic.get_topic_name(), self.partitions, 1,
-                               topic_configs={"cleanup.policy": "compact"})]
-            missing = [topic for topic in wanted if topic.name not in existing]
-            if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
+            await apply_topics(admin, specs)
         finally:
             await admin.close()
 
