@@ -2,7 +2,8 @@
 
 Each comes from, in order: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL; containers when a Docker engine
 answers; local processes (deploy.local) in <repo>/.stack-test. Nothing starts unless a test asks for one.
-SMI_TEST_KEEP_STACK=1 leaves the local processes running after the run.
+SMI_TEST_KEEP_STACK=1 leaves the local processes running after the run; SMI_TEST_KAFKA_PORT and
+SMI_TEST_PG_PORT move them off the default ports (for test runs of two checkouts on one machine).
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from shared.topics import BROKER_DEFAULTS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_STACK_DIR = REPO_ROOT / ".stack-test"
-TEST_KAFKA_PORT, TEST_PG_PORT = 29192, 25532
+TEST_KAFKA_PORT = int(os.environ.get("SMI_TEST_KAFKA_PORT") or 29192)
+TEST_PG_PORT = int(os.environ.get("SMI_TEST_PG_PORT") or 25532)
+# The retention check runs every second rather than every 5 minutes, so that a test of what
+# retention may delete sees it run (tests/integration/test_topic_retention.py).
+TEST_BROKER_OVERRIDES = {"log.retention.check.interval.ms": "1000"}
 KAFKA_IMAGE, POSTGRES_IMAGE = "confluentinc/cp-kafka:7.6.0", "postgres:16-alpine"
 
 
@@ -59,6 +66,8 @@ class Containers:
         container.with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
         container.with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
         container.with_env("KAFKA_NUM_PARTITIONS", "3")
+        for name, value in {**BROKER_DEFAULTS, **TEST_BROKER_OVERRIDES}.items():
+            container.with_env(f"KAFKA_{name.upper().replace('.', '_')}", value)
         container.start()
         self.started.append(container)
         return container.get_bootstrap_server()
@@ -94,7 +103,7 @@ class LocalStack:
         before = {name for name, pid in stack.status(TEST_STACK_DIR).items() if pid}
         try:
             self.bootstrap, self.database_url = stack.ensure_infrastructure(
-                TEST_STACK_DIR, TEST_KAFKA_PORT, TEST_PG_PORT)
+                TEST_STACK_DIR, TEST_KAFKA_PORT, TEST_PG_PORT, TEST_BROKER_OVERRIDES)
         except BaseException:
             self._remember({"kafka", "postgres"} - before)
             self.close()

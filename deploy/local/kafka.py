@@ -9,8 +9,11 @@ import subprocess
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from shared.topics import BROKER_DEFAULTS
 
 from .layout import Layout
 from .processes import StackError, port_in_use, running_pid, start_detached, stop_pid_file, tail
@@ -118,7 +121,8 @@ def tools_classpath() -> str:
     return f"{ensure_jars()}/*:{ensure_jars(TOOLS_POM, tools_cache())}/*"
 
 
-def write_config(layout: Layout, secured: Secured | None = None) -> Path:
+def write_config(layout: Layout, secured: Secured | None = None,
+                 overrides: Mapping[str, str] | None = None) -> Path:
     data, port, ctrl = layout.kafka_dir / "data", layout.kafka_port, layout.controller_port
     props = {
         "process.roles": "broker,controller",
@@ -135,9 +139,11 @@ def write_config(layout: Layout, secured: Secured | None = None) -> Path:
         "transaction.state.log.replication.factor": "1",
         "transaction.state.log.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        **BROKER_DEFAULTS,
     }
     if secured:
         props |= secured.properties(port, ctrl)
+    props |= overrides or {}
     path = layout.kafka_dir / "server.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
@@ -168,9 +174,11 @@ def logs_tail(layout: Layout) -> str:
     return f"{tail(layout.logs / 'kafka.log')}\n--- console ---\n{console}"
 
 
-def start(layout: Layout, timeout: float = 90.0, secured: Secured | None = None) -> int:
+def start(layout: Layout, timeout: float = 90.0, secured: Secured | None = None,
+          overrides: Mapping[str, str] | None = None) -> int:
     """Start the broker unless ours already runs; returns its pid once it answers metadata requests.
-    `secured`: SASL/SCRAM and ACLs instead of plaintext (a stack folder is formatted for one mode)."""
+    `secured`: SASL/SCRAM and ACLs instead of plaintext (a stack folder is formatted for one mode);
+    `overrides`: server.properties of this start beyond the defaults."""
     pid_file = layout.pid_file("kafka")
     pid = running_pid(pid_file)
     if pid is not None:
@@ -180,7 +188,7 @@ def start(layout: Layout, timeout: float = 90.0, secured: Secured | None = None)
         if port_in_use(port):
             raise StackError(f"port {port} for Kafka is already in use by another process")
     libs = ensure_jars()
-    config = write_config(layout, secured)
+    config = write_config(layout, secured, overrides)
     format_storage(java, libs, layout, config, secured)
     cmd = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
            f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={layout.logs}",

@@ -41,11 +41,14 @@ def _recorded(stack_dir: StackDir, kafka_port: int | None = None, pg_port: int |
 
 
 def ensure_infrastructure(stack_dir: StackDir = None, kafka_port: int | None = None,
-                          pg_port: int | None = None) -> tuple[str, str]:
-    """Start Kafka and PostgreSQL unless already running; returns (bootstrap servers, database URL)."""
+                          pg_port: int | None = None,
+                          kafka_overrides: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Start Kafka and PostgreSQL unless already running; returns (bootstrap servers, database URL).
+    `kafka_overrides`: broker properties beyond the defaults, applied when Kafka starts here."""
     layout = _recorded(stack_dir, kafka_port, pg_port)
     with _locked(layout), ThreadPoolExecutor(2) as pool:
-        started = [pool.submit(kafka.start, layout), pool.submit(postgres.start, layout)]
+        started = [pool.submit(kafka.start, layout, overrides=kafka_overrides),
+                   pool.submit(postgres.start, layout)]
         for future in started:
             future.result()
     return layout.bootstrap, layout.database_url

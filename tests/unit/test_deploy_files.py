@@ -13,6 +13,7 @@ from deploy.healthcheck import service_up
 from deploy.local.services import available, http_port, metrics_port
 from services.housekeeping.config import HousekeepingSettings
 from shared.settings import REPO_ROOT, Settings, Topics
+from shared.topics import BROKER_DEFAULTS
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -51,6 +52,12 @@ def test_every_platform_service_is_in_compose_with_its_module_and_the_shared_ima
     assert SERVICES["prepare"]["restart"] == "no"
     assert SERVICES["kafka"]["image"] == "apache/kafka:4.1.1"
     assert SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+
+
+def test_the_compose_broker_keeps_records_as_the_local_broker_does():
+    env = {k: str(v) for k, v in SERVICES["kafka"]["environment"].items()}
+    for name, value in BROKER_DEFAULTS.items():
+        assert env[f"KAFKA_{name.upper().replace('.', '_')}"] == value, name
 
 
 @pytest.mark.parametrize("name", PLATFORM)
