@@ -3,18 +3,21 @@ records are dated. The test broker checks retention every second (tests/conftest
 import asyncio
 import time
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.housekeeping.config import app_id
+from services.intake.app import serve as intake
+from services.inventory.app import serve as inventory
 from shared import kafka, topics
 from shared.duis import build
 from shared.kafka import TopicSpec
 from shared.responses import per_party_topics
 from shared.settings import Settings
 from tests.integration.test_housekeeping_support import housekeeping
-from tests.support import SUPPLIER, drop_database, isolated_settings
+from tests.support import SUPPLIER, drop_database, isolated_settings, running
 
 pytestmark = pytest.mark.integration
 
@@ -107,9 +110,9 @@ async def retention_check_interval(bootstrap: str) -> float:
     return int(entries[0][1]) / 1000
 
 
-async def test_backdated_requests_outlive_the_retention_check(settings, kafka_bootstrap):
+async def test_backdated_requests_outlive_the_retention_check(settings, bus, kafka_bootstrap):
     """A month-old timestamp on every request: on a topic kept by time the retention check deletes
-    the records unread, on the platform's requests topic it deletes none."""
+    the records unread, on the platform's requests topic it deletes none, and each is answered."""
     interval = await retention_check_interval(kafka_bootstrap)
     assert interval <= 5, f"the test broker checks retention every {interval}s: restart it with " \
                           "tests/conftest.py's TEST_BROKER_OVERRIDES"
@@ -141,6 +144,11 @@ async def test_backdated_requests_outlive_the_retention_check(settings, kafka_bo
     assert len(records) == RECORDS
     assert sorted(r.value for r in records) == sorted(values)
     assert {r.timestamp for r in records} == {month_ago}
+
+    async with running(intake, settings), running(inventory, settings):
+        responses = await bus.read(settings.topics.responses, count=RECORDS, timeout=240)
+    answered = {orjson.loads(r.value)["Header"]["RequestID"] for r in responses}
+    assert answered == {orjson.loads(v)["Header"]["RequestID"] for v in values}
 
 
 async def test_every_topic_the_platform_creates_keeps_its_records(kafka_bootstrap, database_url, tmp_path):
