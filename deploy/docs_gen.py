@@ -317,6 +317,8 @@ MEANINGS = {
     "kafka_ssl_cafile": "CA bundle (PEM) that signed the brokers' certificates, for `SASL_SSL` (default: the system's)",
     "database_url": "PostgreSQL URL (each service owns one schema in this database)",
     "partitions": "partitions of every topic created at preparation (the ceiling on instances per group)",
+    "replication_factor": "copies of every topic created at preparation and of housekeeping's faust topics "
+                          "(production: 3, with the brokers' `min.insync.replicas=2`)",
     "input_timestamp_type": "`message.timestamp.type` of the topics fed from outside (requests, CSP feed, "
                             "housekeeping runs), set at preparation: `CreateTime` (the producer dates "
                             "each record: development, tests, simulations) or `LogAppendTime` (the broker "

@@ -191,12 +191,13 @@ class TopicSpec:
     name: str
     partitions: int
     configs: dict[str, str]
+    replicas: int = 1
 
 
 def registry_specs(settings: Settings, party_topics: list[str] = ()) -> list[TopicSpec]:
     """The registry's topics and any per-party answer topics, each with its role's configs."""
     named = {**topics.registry_topics(settings), **{name: "party_answers" for name in party_topics}}
-    return [TopicSpec(name, settings.partitions, topics.configs(role, settings))
+    return [TopicSpec(name, settings.partitions, topics.configs(role, settings), settings.replication_factor)
             for name, role in named.items()]
 
 
@@ -219,7 +220,7 @@ async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> li
     created = []
     if missing:
         response = await admin.create_topics(
-            [NewTopic(s.name, s.partitions, 1, topic_configs=s.configs) for s in missing])
+            [NewTopic(s.name, s.partitions, s.replicas, topic_configs=s.configs) for s in missing])
         for name, code, message in _errors(response.topic_errors):
             if code == TopicAlreadyExistsError.errno:  # created meanwhile by another preparer
                 existing.add(name)

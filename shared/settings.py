@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://smi@127.0.0.1:25432/smi"
     topics: Topics = Topics()
     partitions: int = 6
+    replication_factor: int = Field(default=1, ge=1)
     # Whose clock dates a record on the topics fed from outside (requests, CSP feed, housekeeping
     # runs): the producer's (event time, for tests and simulations) or the broker's.
     input_timestamp_type: Literal["CreateTime", "LogAppendTime"] = "CreateTime"

@@ -1,4 +1,5 @@
-"""A single-node KRaft Kafka broker run from jars resolved by Maven."""
+"""KRaft Kafka run from jars resolved by Maven: one node (broker and controller), or several
+(SMI_STACK_BROKERS) forming one replicated cluster."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from shared.topics import BROKER_DEFAULTS
 
-from .layout import Layout
+from .layout import KafkaNode, Layout
 from .processes import StackError, port_in_use, running_pid, start_detached, stop_pid_file, tail
 from .readiness import kafka_answers, tcp_open
 
@@ -122,29 +123,38 @@ def tools_classpath() -> str:
 
 
 def write_config(layout: Layout, secured: Secured | None = None,
-                 overrides: Mapping[str, str] | None = None) -> Path:
-    data, port, ctrl = layout.kafka_dir / "data", layout.kafka_port, layout.controller_port
+                 overrides: Mapping[str, str] | None = None, node: KafkaNode | None = None) -> Path:
+    """server.properties of one node (default: the first)."""
+    node = node or layout.kafka_nodes[0]
+    port, ctrl = node.port, node.controller_port
+    voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in layout.kafka_nodes)
+    replicas, min_isr = str(layout.replication_factor), str(layout.min_insync_replicas)
     props = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{ctrl}",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(data),
+        "log.dirs": str(node.dir / "data"),
         "num.partitions": "3",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "default.replication.factor": replicas,
+        "min.insync.replicas": min_isr,
+        "unclean.leader.election.enable": "false",
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
         "group.initial.rebalance.delay.ms": "0",
         **BROKER_DEFAULTS,
     }
     if secured:
+        if layout.brokers > 1:
+            raise StackError("a secured stack has one broker")
         props |= secured.properties(port, ctrl)
     props |= overrides or {}
-    path = layout.kafka_dir / "server.properties"
+    path = node.dir / "server.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.chmod(0o600)  # it may hold the admin password
@@ -160,56 +170,78 @@ def _storage_tool(java: str, libs: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+def _cluster_id(layout: Layout) -> str | None:
+    """The id the stack's nodes were formatted with, if any was."""
+    for node in layout.kafka_nodes:
+        meta = node.dir / "data" / "meta.properties"
+        if meta.exists():
+            for line in meta.read_text().splitlines():
+                if line.startswith("cluster.id="):
+                    return line.partition("=")[2].strip()
+    return None
+
+
 def format_storage(java: str, libs: Path, layout: Layout, config: Path,
-                   secured: Secured | None = None) -> None:
-    if (layout.kafka_dir / "data" / "meta.properties").exists():
+                   secured: Secured | None = None, node: KafkaNode | None = None) -> None:
+    node = node or layout.kafka_nodes[0]
+    if (node.dir / "data" / "meta.properties").exists():
         return
-    cluster_id = _storage_tool(java, libs, "random-uuid").splitlines()[-1]
+    cluster_id = _cluster_id(layout) or _storage_tool(java, libs, "random-uuid").splitlines()[-1]
     scram = ["--add-scram", secured.scram_argument()] if secured else []
     _storage_tool(java, libs, "format", "-t", cluster_id, "-c", str(config), *scram)
 
 
-def logs_tail(layout: Layout) -> str:
-    console = tail(layout.logs / "kafka.console.log", 15)
-    return f"{tail(layout.logs / 'kafka.log')}\n--- console ---\n{console}"
+def logs_tail(layout: Layout, node: KafkaNode | None = None) -> str:
+    node = node or layout.kafka_nodes[0]
+    console = tail(layout.logs / f"{node.name}.console.log", 15)
+    return f"{tail(node.logs / 'kafka.log')}\n--- console ---\n{console}"
 
 
 def start(layout: Layout, timeout: float = 90.0, secured: Secured | None = None,
           overrides: Mapping[str, str] | None = None) -> int:
-    """Start the broker unless ours already runs; returns its pid once it answers metadata requests.
+    """Start every node of the stack that does not run yet; returns the first node's pid once the
+    cluster answers metadata requests with every broker registered.
     `secured`: SASL/SCRAM and ACLs instead of plaintext (a stack folder is formatted for one mode);
     `overrides`: server.properties of this start beyond the defaults."""
-    pid_file = layout.pid_file("kafka")
-    pid = running_pid(pid_file)
-    if pid is not None:
-        return pid
-    java = require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
-    for port in (layout.kafka_port, layout.controller_port):
-        if port_in_use(port):
-            raise StackError(f"port {port} for Kafka is already in use by another process")
-    libs = ensure_jars()
-    config = write_config(layout, secured, overrides)
-    format_storage(java, libs, layout, config, secured)
+    stopped = [node for node in layout.kafka_nodes if running_pid(layout.pid_file(node.name)) is None]
+    if stopped:
+        java = require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
+        for port in (p for node in stopped for p in (node.port, node.controller_port)):
+            if port_in_use(port):
+                raise StackError(f"port {port} for Kafka is already in use by another process")
+        libs = ensure_jars()
+        for node in stopped:
+            _start_node(java, libs, layout, node, secured, overrides)
+        try:
+            wait_ready(layout, timeout, secured)
+        except StackError:
+            stop(layout)
+            raise
+    return running_pid(layout.pid_file(layout.kafka_nodes[0].name))
+
+
+def _start_node(java: str, libs: Path, layout: Layout, node: KafkaNode, secured: Secured | None,
+                overrides: Mapping[str, str] | None) -> int:
+    config = write_config(layout, secured, overrides, node)
+    node.logs.mkdir(parents=True, exist_ok=True)
+    format_storage(java, libs, layout, config, secured, node)
     cmd = [java, *HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
-           f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={layout.logs}",
+           f"-Dlog4j2.configurationFile={LOG4J}", f"-Dkafka.logs.dir={node.logs}",
            "-cp", f"{libs}/*", "kafka.Kafka", str(config)]
-    pid = start_detached(cmd, log_file=layout.logs / "kafka.console.log", pid_file=pid_file,
-                         cwd=layout.kafka_dir)
-    try:
-        wait_ready(layout, timeout, secured)
-    except StackError:
-        stop(layout)
-        raise
-    return pid
+    return start_detached(cmd, log_file=layout.logs / f"{node.name}.console.log",
+                          pid_file=layout.pid_file(node.name), cwd=node.dir)
 
 
 def wait_ready(layout: Layout, timeout: float, secured: Secured | None = None) -> None:
     client_options = secured.client_options() if secured else {}
     deadline = time.monotonic() + timeout
     while True:
-        if running_pid(layout.pid_file("kafka")) is None:
-            raise StackError(f"Kafka exited during start-up; last log lines:\n{logs_tail(layout)}")
-        if tcp_open(layout.kafka_port) and kafka_answers(layout.bootstrap, **client_options):
+        for node in layout.kafka_nodes:
+            if running_pid(layout.pid_file(node.name)) is None:
+                raise StackError(f"Kafka node {node.node_id} exited during start-up; last log lines:\n"
+                                 f"{logs_tail(layout, node)}")
+        if all(tcp_open(node.port) for node in layout.kafka_nodes) and \
+                kafka_answers(layout.bootstrap, brokers=layout.brokers, **client_options):
             return
         if time.monotonic() > deadline:
             raise StackError(f"Kafka did not answer on {layout.bootstrap} within {timeout:.0f}s; "
@@ -218,4 +250,12 @@ def wait_ready(layout: Layout, timeout: float, secured: Secured | None = None) -
 
 
 def stop(layout: Layout, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
-    return stop_pid_file(layout.pid_file("kafka"), sig, timeout)
+    """Stop every node; returns the first node's pid, if it ran."""
+    return stop_nodes(layout, sig, timeout).get(layout.kafka_nodes[0].name)
+
+
+def stop_nodes(layout: Layout, sig: int = signal.SIGTERM, timeout: float = 15.0) -> dict[str, int]:
+    """Stop every node, the last first; returns the pid of each that ran, by node name."""
+    stopped = {node.name: stop_pid_file(layout.pid_file(node.name), sig, timeout)
+               for node in reversed(layout.kafka_nodes)}
+    return {name: pid for name, pid in stopped.items() if pid is not None}

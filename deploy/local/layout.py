@@ -22,15 +22,28 @@ def default_stack_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class KafkaNode:
+    """One KRaft node (broker and controller) of the stack: node 1 keeps the single-node paths."""
+    node_id: int
+    port: int
+    controller_port: int
+    dir: Path
+    name: str       # of its pid file and console log
+    logs: Path
+
+
+@dataclass(frozen=True)
 class Layout:
     root: Path
     kafka_port: int
     pg_port: int
+    brokers: int = 1
 
     @classmethod
     def resolve(cls, stack_dir: str | Path | None = None, kafka_port: int | None = None,
-                pg_port: int | None = None) -> Layout:
-        """Ports: explicit arguments, then those recorded in the stack folder, then env, then defaults."""
+                pg_port: int | None = None, brokers: int | None = None) -> Layout:
+        """Ports: explicit arguments, then those recorded in the stack folder, then env, then
+        defaults. Kafka nodes: the argument, then the recorded number, then one."""
         root = Path(stack_dir or default_stack_dir()).resolve()
         try:
             recorded = json.loads((root / "stack.json").read_text())
@@ -41,7 +54,16 @@ class Layout:
             kafka_port=(kafka_port or recorded.get("kafka_port") or env_int("SMI_STACK_KAFKA_PORT")
                         or DEFAULT_KAFKA_PORT),
             pg_port=pg_port or recorded.get("pg_port") or env_int("SMI_STACK_PG_PORT") or DEFAULT_PG_PORT,
+            brokers=brokers or recorded.get("brokers") or 1,
         )
+
+    def __post_init__(self) -> None:
+        if self.brokers < 1:
+            raise ValueError(f"a stack needs one Kafka broker or more, not {self.brokers}")
+
+    @property
+    def recorded(self) -> bool:
+        return (self.root / "stack.json").exists()
 
     def record(self) -> None:
         for folder in (self.root, self.logs, self.run, self.kafka_dir, self.pg_dir):
@@ -74,8 +96,28 @@ class Layout:
         return self.kafka_port + 1
 
     @property
+    def kafka_nodes(self) -> list[KafkaNode]:
+        """Node n listens on kafka_port + 2(n-1), its controller on the port after."""
+        return [KafkaNode(node_id=n, port=self.kafka_port + 2 * (n - 1),
+                          controller_port=self.kafka_port + 2 * (n - 1) + 1,
+                          dir=self.kafka_dir if n == 1 else self.root / f"kafka-{n}",
+                          name="kafka" if n == 1 else f"kafka-{n}",
+                          logs=self.logs if n == 1 else self.logs / f"kafka-{n}")
+                for n in range(1, self.brokers + 1)]
+
+    @property
+    def replication_factor(self) -> int:
+        """Of every topic, the offsets and the transaction state: up to 3 copies."""
+        return min(self.brokers, 3)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """An acknowledged record is on two replicas where there are three."""
+        return max(1, self.replication_factor - 1)
+
+    @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        return ",".join(f"127.0.0.1:{node.port}" for node in self.kafka_nodes)
 
     @property
     def database_url(self) -> str:

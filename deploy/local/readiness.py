@@ -29,21 +29,26 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-async def _list_topics(bootstrap: str, **client_options: Any) -> None:
+async def _list_topics(bootstrap: str, brokers: int = 1, **client_options: Any) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **client_options)
     await admin.start()
     try:
         await admin.list_topics()
+        if brokers > 1:
+            described = await admin.describe_cluster()
+            if len(described["brokers"]) < brokers:
+                raise RuntimeError(f"{len(described['brokers'])} of {brokers} brokers registered")
     finally:
         await admin.close()
 
 
-def kafka_answers(bootstrap: str, timeout: float = 8.0, **client_options: Any) -> bool:
+def kafka_answers(bootstrap: str, timeout: float = 8.0, brokers: int = 1, **client_options: Any) -> bool:
+    """Kafka answers metadata requests, with at least `brokers` brokers in its cluster."""
     noisy = logging.getLogger("aiokafka")
     level = noisy.level
     noisy.setLevel(logging.CRITICAL)
     try:
-        run_coroutine(asyncio.wait_for(_list_topics(bootstrap, **client_options), timeout))
+        run_coroutine(asyncio.wait_for(_list_topics(bootstrap, brokers, **client_options), timeout))
         return True
     except Exception:
         return False

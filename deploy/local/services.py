@@ -46,6 +46,7 @@ def start(layout: Layout, name: str, env_overrides: Mapping[str, str] | None = N
         "PYTHONUNBUFFERED": "1",
         "SMI_KAFKA_BOOTSTRAP_SERVERS": layout.bootstrap,
         "SMI_DATABASE_URL": layout.database_url,
+        "SMI_REPLICATION_FACTOR": str(layout.replication_factor),
         "SMI_METRICS_PORT": str(metrics_port(name)),
         "SMI_HTTP_PORT": str(http_port(name)),
         **(env_overrides or {}),

@@ -1,7 +1,8 @@
 """The no-Docker local stack: Kafka, PostgreSQL and the platform's services as plain processes.
 
 Usage: python -m deploy.local.stack up [--no-services] | down | clean | status | env
-Environment: SMI_STACK_DIR, SMI_STACK_KAFKA_PORT, SMI_STACK_PG_PORT, SMI_STACK_METRICS_PORT_BASE;
+Environment: SMI_STACK_DIR, SMI_STACK_KAFKA_PORT, SMI_STACK_PG_PORT, SMI_STACK_METRICS_PORT_BASE,
+SMI_STACK_BROKERS (Kafka nodes of a new stack, default 1; 3 gives replication factor 3);
 SMI_STACK_SKIP_PREPARE=1 skips topic creation and migrations (debugging the stack itself).
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -34,18 +36,21 @@ def _locked(layout: Layout) -> Iterator[None]:
         yield
 
 
-def _recorded(stack_dir: StackDir, kafka_port: int | None = None, pg_port: int | None = None) -> Layout:
-    layout = Layout.resolve(stack_dir, kafka_port, pg_port)
+def _recorded(stack_dir: StackDir, kafka_port: int | None = None, pg_port: int | None = None,
+              brokers: int | None = None) -> Layout:
+    layout = Layout.resolve(stack_dir, kafka_port, pg_port, brokers)
     layout.record()
     return layout
 
 
 def ensure_infrastructure(stack_dir: StackDir = None, kafka_port: int | None = None,
                           pg_port: int | None = None,
-                          kafka_overrides: Mapping[str, str] | None = None) -> tuple[str, str]:
+                          kafka_overrides: Mapping[str, str] | None = None,
+                          brokers: int | None = None) -> tuple[str, str]:
     """Start Kafka and PostgreSQL unless already running; returns (bootstrap servers, database URL).
-    `kafka_overrides`: broker properties beyond the defaults, applied when Kafka starts here."""
-    layout = _recorded(stack_dir, kafka_port, pg_port)
+    `kafka_overrides`: broker properties beyond the defaults, applied when Kafka starts here;
+    `brokers`: Kafka nodes of a new stack (a stack keeps the number it was made with)."""
+    layout = _recorded(stack_dir, kafka_port, pg_port, brokers)
     with _locked(layout), ThreadPoolExecutor(2) as pool:
         started = [pool.submit(kafka.start, layout, overrides=kafka_overrides),
                    pool.submit(postgres.start, layout)]
@@ -79,9 +84,11 @@ def stop_service(name: str, sig: int = signal.SIGTERM, stack_dir: StackDir = Non
 
 
 def status(stack_dir: StackDir = None) -> dict[str, int | None]:
-    """Pid of each component of the stack, None when it does not run."""
+    """Pid of each component of the stack (each Kafka node: kafka, kafka-2, ...), None when it
+    does not run."""
     layout = Layout.resolve(stack_dir)
-    return {name: running_pid(layout.pid_file(name)) for name in ("kafka", "postgres", *services.SERVICES)}
+    names = [*(node.name for node in layout.kafka_nodes), "postgres", *services.SERVICES]
+    return {name: running_pid(layout.pid_file(name)) for name in names}
 
 
 def stop_all(stack_dir: StackDir = None) -> dict[str, int]:
@@ -93,7 +100,7 @@ def stop_all(stack_dir: StackDir = None) -> dict[str, int]:
     with _locked(layout):
         for name in services.SERVICES:
             stopped[name] = services.stop(layout, name)
-        stopped["kafka"] = kafka.stop(layout)
+        stopped |= kafka.stop_nodes(layout)
         stopped["postgres"] = postgres.stop(layout)
     return {name: pid for name, pid in stopped.items() if pid is not None}
 
@@ -104,18 +111,20 @@ def clean(stack_dir: StackDir = None) -> None:
     shutil.rmtree(layout.root, ignore_errors=True)
 
 
-def prepare_platform(bootstrap: str, database_url: str) -> None:
+def prepare_platform(bootstrap: str, database_url: str, replication_factor: int = 1) -> None:
     from shared.bootstrap import prepare
+    from shared.settings import get_settings
 
-    run_coroutine(prepare(bootstrap, database_url))
+    settings = get_settings().model_copy(update={"replication_factor": replication_factor})
+    run_coroutine(prepare(bootstrap, database_url, settings))
 
 
 def up(stack_dir: StackDir = None, kafka_port: int | None = None, pg_port: int | None = None,
-       with_services: bool = True) -> Layout:
-    bootstrap, database_url = ensure_infrastructure(stack_dir, kafka_port, pg_port)
-    if os.environ.get("SMI_STACK_SKIP_PREPARE") != "1":
-        prepare_platform(bootstrap, database_url)
+       with_services: bool = True, brokers: int | None = None) -> Layout:
+    bootstrap, database_url = ensure_infrastructure(stack_dir, kafka_port, pg_port, brokers=brokers)
     layout = Layout.resolve(stack_dir)
+    if os.environ.get("SMI_STACK_SKIP_PREPARE") != "1":
+        prepare_platform(bootstrap, database_url, layout.replication_factor)
     if with_services:
         for name in services.available():
             services.start(layout, name)
@@ -128,7 +137,9 @@ def _describe(layout: Layout) -> None:
     def state(name: str) -> str:
         return f"pid {pids[name]}" if pids[name] else "stopped"
 
-    print(f"{'Kafka':<13} {layout.bootstrap:<48} {state('kafka')}")
+    for node in layout.kafka_nodes:
+        label = "Kafka" if layout.brokers == 1 else f"Kafka {node.node_id}"
+        print(f"{label:<13} {f'127.0.0.1:{node.port}':<48} {state(node.name)}")
     print(f"{'PostgreSQL':<13} {layout.database_url:<48} {state('postgres')}")
     for name in services.SERVICES:
         if pids[name] or name in services.available():
@@ -146,8 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     layout = Layout.resolve(args.stack_dir, env_int("SMI_STACK_KAFKA_PORT"), env_int("SMI_STACK_PG_PORT"))
     try:
+        wanted = env_int("SMI_STACK_BROKERS") if args.command == "up" else None
+        if wanted and wanted != layout.brokers:
+            if layout.recorded:
+                raise StackError(f"{layout.root} was made with {layout.brokers} Kafka broker(s), not "
+                                 f"SMI_STACK_BROKERS={wanted}: `make clean` it first, or unset the variable")
+            layout = dataclasses.replace(layout, brokers=wanted)
         if args.command == "up":
-            up(layout.root, layout.kafka_port, layout.pg_port, with_services=not args.no_services)
+            up(layout.root, layout.kafka_port, layout.pg_port, with_services=not args.no_services,
+               brokers=layout.brokers)
             _describe(layout)
         elif args.command in ("down", "clean"):
             stopped = stop_all(layout.root)
@@ -163,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export DATABASE_URL={layout.database_url}")
             print(f"export SMI_KAFKA_BOOTSTRAP_SERVERS={layout.bootstrap}")
             print(f"export SMI_DATABASE_URL={layout.database_url}")
+            print(f"export SMI_REPLICATION_FACTOR={layout.replication_factor}")
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -71,7 +71,7 @@ class Tracker:
             name, broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=broker_credentials(settings),
             store="memory://", web_enabled=False, datadir=str(config.data_dir / name),
-            topic_partitions=self.partitions, topic_replication_factor=1,
+            topic_partitions=self.partitions, topic_replication_factor=settings.replication_factor,
             consumer_auto_offset_reset="earliest", stream_buffer_maxsize=16_384,
             broker_max_poll_records=2_000, producer_linger_ms=5,
             broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
@@ -93,12 +93,13 @@ class Tracker:
         partition assignment: the worker would never be given the work topic. Create them first,
         with the platform's configs (faust would leave them to the broker's default retention)."""
         leader = f"{self.app.conf.id}-__assignor-__leader"  # faust.assignor.LeaderAssignor's
+        replicas = self.settings.replication_factor
         specs = [
             TopicSpec(self.work_topic.get_topic_name(), self.partitions,
-                      topics.configs("partition_work", self.settings)),
+                      topics.configs("partition_work", self.settings), replicas),
             TopicSpec(self.devices.changelog_topic.get_topic_name(), self.partitions,
-                      topics.configs("table_changelog", self.settings)),
-            TopicSpec(leader, 1, topics.configs("faust_leader", self.settings)),
+                      topics.configs("table_changelog", self.settings), replicas),
+            TopicSpec(leader, 1, topics.configs("faust_leader", self.settings), replicas),
         ]
         admin = admin_client(self.settings)
         await admin.start()
