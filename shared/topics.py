@@ -48,6 +48,7 @@ ROLES: dict[str, Role] = {
     "faust_leader": Role(_LOG, external=False),
 }
 
+
 def configs(role: str, settings: Settings) -> dict[str, str]:
     """The topic configs of a role; an unknown role is a programming error."""
     try:

@@ -101,7 +101,7 @@ async def retention_check_interval(bootstrap: str) -> float:
     admin = kafka.admin_client(Settings(kafka_bootstrap_servers=bootstrap))
     await admin.start()
     try:
-        node = next(iter(admin._client.cluster.brokers())).nodeId
+        node = (await admin.describe_cluster())["brokers"][0]["node_id"]
         [response] = await admin.describe_configs([ConfigResource(
             ConfigResourceType.BROKER, str(node), {"log.retention.check.interval.ms": None})])
     finally:
