@@ -1,3 +1,4 @@
+import asyncio
 import os
 import socket
 import subprocess
@@ -7,10 +8,15 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from deploy.local import stack
 from deploy.local.layout import Layout
+from deploy.local.processes import port_in_use, stop_pid_file
+from shared.bootstrap import prepare
+from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +128,54 @@ def test_clean_wipes_the_stack_folder(lifecycle, started):
 
     assert not lifecycle.root.exists()
     assert not any(alive(pid) for pid in started.values() if pid)
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive free loopback ports."""
+    while True:
+        first = free_port()
+        if not any(port_in_use(first + n) for n in range(1, count)):
+            return first
+
+
+async def test_three_brokers_replicate_every_topic_and_survive_one_stopping():
+    layout = Layout(Path(tempfile.mkdtemp(prefix="smi-stack-replicated-")), free_ports(6), free_port(),
+                    brokers=3)
+    try:
+        try:
+            bootstrap, database_url = await asyncio.to_thread(
+                stack.ensure_infrastructure, layout.root, layout.kafka_port, layout.pg_port, brokers=3)
+        except Exception as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"the replicated stack did not start: {exc}")
+            pytest.skip(f"the replicated stack did not start: {exc}")
+        assert bootstrap == layout.bootstrap and bootstrap.count(",") == 2
+        assert all(stack.status(layout.root)[name] for name in ("kafka", "kafka-2", "kafka-3"))
+        settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=database_url,
+                            replication_factor=3)
+        await prepare(bootstrap, database_url, settings)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(await admin.list_topics())
+            [response] = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, settings.topics.requests)])
+        finally:
+            await admin.close()
+        replicas = {t["topic"]: {len(p["replicas"]) for p in t["partitions"]} for t in described}
+        assert set(settings.topics.model_dump().values()) <= set(replicas)
+        assert all(counts == {3} for counts in replicas.values()), replicas
+        configs = {key: value for key, value, *_ in response.resources[0][4]}
+        assert configs["min.insync.replicas"] == "2"
+        assert configs["unclean.leader.election.enable"] == "false"
+
+        stop_pid_file(layout.pid_file("kafka-3"))
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(settings.topics.requests, b"with two of three in sync")
+        finally:
+            await producer.stop()
+        assert sent.offset == 0
+    finally:
+        await asyncio.to_thread(stack.clean, layout.root)
