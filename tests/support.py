@@ -74,6 +74,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "SMI_DATABASE_URL": settings.database_url,
         "SMI_METRICS_PORT": "0",
         "SMI_PARTITIONS": str(settings.partitions),
+        "SMI_REPLICATION_FACTOR": str(settings.replication_factor),
         "SMI_PARTY_CACHE_SECONDS": str(settings.party_cache_seconds),
         "SMI_LOG_FORMAT": "text",
         "SMI_GROUP_SUFFIX": settings.group_suffix,

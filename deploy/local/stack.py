@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import kafka, postgres, services
 from .layout import Layout, env_int
-from .processes import StackError, running_pid
+from .processes import StackError, running_pid, stop_pid_file
 from .readiness import run_coroutine
 
 StackDir = str | Path | None
@@ -65,6 +65,13 @@ def start_kafka(stack_dir: StackDir = None) -> int:
 
 def stop_kafka(stack_dir: StackDir = None, sig: int = signal.SIGTERM) -> int | None:
     return kafka.stop(Layout.resolve(stack_dir), sig)
+
+
+def stop_kafka_node(node_id: int, stack_dir: StackDir = None, sig: int = signal.SIGTERM) -> int | None:
+    """Stop one node of a replicated stack (`sig`: SIGKILL for a crash); `start_kafka` restarts it."""
+    layout = Layout.resolve(stack_dir)
+    [node] = [n for n in layout.kafka_nodes if n.node_id == node_id]
+    return stop_pid_file(layout.pid_file(node.name), sig)
 
 
 def start_postgres(stack_dir: StackDir = None) -> int:

@@ -30,6 +30,7 @@ class Counts:
     dead_duplicated_by: list[str] = field(default_factory=list)  # the services that did
     dead_missing: int = 0
     strikes: int = 0
+    struck: dict[str, int] = field(default_factory=dict)  # strikes by target, where there are several
     exits: list[str] = field(default_factory=list)
     seconds: float = 0.0
     examples: list[str] = field(default_factory=list)

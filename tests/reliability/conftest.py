@@ -1,5 +1,5 @@
-"""The reliability suite's stack (.stack-reliability, ports of its own) and its counts table,
-printed at the end of the run."""
+"""The reliability suite's stacks (.stack-reliability with one broker, .stack-failover with three;
+ports of their own) and its counts table, printed at the end of the run."""
 import pytest
 
 from tests.conftest import unavailable
@@ -9,15 +9,25 @@ from tests.reliability.report import render, save
 RESULTS: list = []
 
 
+def _running(spec: platform.Stack):
+    """(stack, bootstrap servers, database URL) while the tests that need it run."""
+    try:
+        bootstrap, database_url = spec.start()
+    except Exception as exc:
+        unavailable(f"the reliability stack in {spec.dir} did not start: {exc}")
+    yield spec, bootstrap, database_url
+    if not platform.keep_stack():
+        spec.stop()
+
+
 @pytest.fixture(scope="session")
 def reliability_stack():
-    try:
-        bootstrap, database_url = platform.start_stack()
-    except Exception as exc:
-        unavailable(f"the reliability stack did not start: {exc}")
-    yield bootstrap, database_url
-    if not platform.keep_stack():
-        platform.stop_stack()
+    yield from _running(platform.SINGLE)
+
+
+@pytest.fixture(scope="session")
+def replicated_stack():
+    yield from _running(platform.REPLICATED)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from tests.reliability.model import Expected, request_id
 from tests.reliability.workload import Phase, Workload
 
 log = logging.getLogger(__name__)
-SEND_SECONDS = 20.0  # the inputs are spread over at least this long, so that faults meet a load
+SEND_SECONDS = 20.0  # by default the inputs are spread over at least this long, so that faults meet a load
 
 
 class Observer:
@@ -65,7 +65,7 @@ class Observer:
 
 class Driver:
     def __init__(self, settings: Settings, workload: Workload, expected: Expected,
-                 observer: Observer, wait_seconds: float) -> None:
+                 observer: Observer, wait_seconds: float, spread: float = SEND_SECONDS) -> None:
         self.settings, self.workload, self.expected = settings, workload, expected
         self.observer, self.wait_seconds = observer, wait_seconds
         self.sent: Counter[str] = Counter()
@@ -75,7 +75,7 @@ class Driver:
                                          request_timeout_ms=300_000, max_batch_size=256 * 1024)
         self.timeouts: list[str] = []
         self.sending = asyncio.Event()  # set once the services have answered a first input
-        self.pace = SEND_SECONDS / max(1, len(workload.steps()))
+        self.pace = spread / max(1, len(workload.steps()))
 
     async def run(self) -> None:
         await self.producer.start()

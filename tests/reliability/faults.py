@@ -3,10 +3,17 @@ target has been struck at least once; then everything is brought back."""
 import asyncio
 import logging
 import random
+import signal
+import time
+from collections import Counter
 from dataclasses import dataclass
 
+from aiokafka.admin import AIOKafkaAdminClient
+
+from deploy.acl import KafkaTools
 from deploy.local import stack
-from tests.reliability.platform import SERVICES, STACK_DIR, Platform
+from tests.reliability.driver import SEND_SECONDS
+from tests.reliability.platform import SERVICES, Platform
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +23,8 @@ class Fault:
     name: str
     pause: tuple[float, float]       # seconds between strikes
     targets: tuple[str, ...] = ("",)  # each struck at least once, in a shuffled cycle
+    spread: float = SEND_SECONDS      # the load's inputs are spread over at least this long
+    brokers: int = 1                  # of the stack the fault needs
 
     async def strike(self, platform: Platform, target: str, rng: random.Random) -> None:
         pass
@@ -60,12 +69,12 @@ class BrokerRestart(Fault):
         super().__init__("Kafka broker stop/start", (10.0, 20.0))
 
     async def strike(self, platform, target, rng):
-        await asyncio.to_thread(stack.stop_kafka, STACK_DIR)
+        await asyncio.to_thread(stack.stop_kafka, platform.stack.dir)
         await asyncio.sleep(rng.uniform(2.0, 6.0))
         await self.heal(platform)
 
     async def heal(self, platform):
-        await asyncio.to_thread(stack.start_kafka, STACK_DIR)
+        await asyncio.to_thread(stack.start_kafka, platform.stack.dir)
 
 
 class PostgresRestart(Fault):
@@ -75,24 +84,103 @@ class PostgresRestart(Fault):
         super().__init__("PostgreSQL stop/start", (6.0, 12.0))
 
     async def strike(self, platform, target, rng):
-        await asyncio.to_thread(stack.stop_postgres, STACK_DIR)
+        await asyncio.to_thread(stack.stop_postgres, platform.stack.dir)
         await asyncio.sleep(rng.uniform(2.0, 6.0))
         await self.heal(platform)
 
     async def heal(self, platform):
-        await asyncio.to_thread(stack.start_postgres, STACK_DIR)
+        await asyncio.to_thread(stack.start_postgres, platform.stack.dir)
+
+
+class Failover(Fault):
+    """On three replicating KRaft nodes (each broker and controller), SIGKILL of one node, found
+    through the cluster each time: the leader of a partition of the requests topic or the
+    transaction coordinator of inventory's producer (the leader of its __transaction_state
+    partition), each back a moment later; a whole broker, down long enough for the controller
+    to fence it and shrink the ISRs; the active controller (the metadata quorum's leader). One
+    node down at a time: before each strike every replica is back in sync, as an operator would
+    wait before taking another node away."""
+
+    QUORUM_TOOL = "org.apache.kafka.tools.MetadataQuorumCommand"
+
+    def __init__(self) -> None:
+        super().__init__("Kafka failover (3 brokers)", (1.0, 3.0),
+                         ("leader",) * 4 + ("coordinator", "broker", "controller"),
+                         spread=120.0, brokers=3)
+
+    async def strike(self, platform, target, rng):
+        await _in_sync(platform.settings.kafka_bootstrap_servers, 90.0)
+        node = await getattr(self, f"_{target}")(platform, rng)
+        log.info("failover: SIGKILL of node %d (%s)", node, target)
+        await asyncio.to_thread(stack.stop_kafka_node, node, platform.stack.dir, signal.SIGKILL)
+        # broker.session.timeout.ms is 9 s: a broker down longer is fenced by the controller
+        await asyncio.sleep(rng.uniform(12.0, 18.0) if target == "broker" else rng.uniform(0.5, 2.0))
+        await self.heal(platform)
+
+    async def heal(self, platform):
+        await asyncio.to_thread(stack.start_kafka, platform.stack.dir)
+
+    async def _leader(self, platform, rng) -> int:
+        [topic] = await _admin(platform.settings.kafka_bootstrap_servers, "describe_topics",
+                               [platform.settings.topics.requests])
+        return rng.choice([p["leader"] for p in topic["partitions"] if p["leader"] >= 0])
+
+    async def _coordinator(self, platform, rng) -> int:
+        transactional_id = f"smi-inventory{platform.settings.group_suffix}-inventory-a"
+        return await _admin(platform.settings.kafka_bootstrap_servers, "find_coordinator", transactional_id, 1)
+
+    async def _broker(self, platform, rng) -> int:
+        return rng.choice(platform.stack.layout.kafka_nodes).node_id
+
+    async def _controller(self, platform, rng) -> int:
+        """aiokafka has no DescribeQuorum, and in KRaft a broker's metadata names a random broker
+        as the controller: Kafka's own kafka-metadata-quorum tool asks the quorum."""
+        status = await asyncio.to_thread(KafkaTools(platform.settings).run, self.QUORUM_TOOL,
+                                         ["describe", "--status"])
+        return int(next(line for line in status.splitlines() if line.startswith("LeaderId:")).split()[1])
+
+
+async def _admin(bootstrap: str, call: str, *args):
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        return await getattr(admin, call)(*args)
+    finally:
+        await admin.close()
+
+
+async def _in_sync(bootstrap: str, timeout: float) -> None:
+    """Until every partition of the cluster has all its replicas in sync (or `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+            await admin.start()
+            try:
+                topics = await admin.describe_topics(await admin.list_topics())
+            finally:
+                await admin.close()
+            lagging = [(t["topic"], p["partition"]) for t in topics for p in t["partitions"]
+                       if set(p["isr"]) != set(p["replicas"])]
+            if not lagging:
+                return
+            log.info("failover: %d partitions not yet in sync, e.g. %s", len(lagging), lagging[:3])
+        except Exception as error:  # the cluster settling after a restart
+            log.info("failover: describing the cluster: %r", error)
+        await asyncio.sleep(1.0)
+    log.warning("failover: replicas still out of sync after %.0fs; striking anyway", timeout)
 
 
 FAULTS = {"none": lambda: Fault("none (baseline)", (1.0, 1.0), ()),
           "kill": KillServices, "rebalance": SecondInstance,
-          "broker": BrokerRestart, "postgres": PostgresRestart}
+          "broker": BrokerRestart, "postgres": PostgresRestart, "failover": Failover}
 
 
 async def inject(fault: Fault, platform: Platform, rng: random.Random, started: asyncio.Event,
-                 done: asyncio.Event) -> int:
+                 done: asyncio.Event) -> Counter[str]:
     """From when the load is flowing (`started`) until `done` is set and every target was
-    struck: strike at random moments. Returns the number of strikes."""
-    pending, strikes = list(fault.targets), 0
+    struck: strike at random moments. Returns the number of strikes of each target."""
+    pending, strikes = list(fault.targets), Counter()
     rng.shuffle(pending)
     await asyncio.wait([asyncio.create_task(started.wait()), asyncio.create_task(done.wait())],
                        return_when=asyncio.FIRST_COMPLETED)
@@ -105,7 +193,7 @@ async def inject(fault: Fault, platform: Platform, rng: random.Random, started: 
         log.info("fault %s: striking %s", fault.name, target or "-")
         await fault.strike(platform, target, rng)
         platform.revive()
-        strikes += 1
+        strikes[target] += 1
         delay = rng.uniform(*fault.pause)
         if pending:
             await asyncio.sleep(delay)

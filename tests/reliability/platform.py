@@ -1,27 +1,50 @@
-"""The reliability suite's own stack (it stops the broker and the database, so it shares them
-with no other test run) and one platform on it: topics, a database, services as processes."""
+"""The reliability suite's own stacks (it stops brokers and the database, so it shares them with
+no other test run) and one platform on a stack: topics, a database, services as processes."""
 import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.local import stack
+from deploy.local.layout import Layout
 from shared.settings import REPO_ROOT, Settings
 from tests.support import service_env
 
-STACK_DIR = REPO_ROOT / ".stack-reliability"
-KAFKA_PORT, PG_PORT = 29292, 25632
 SERVICES = ("intake", "inventory", "housekeeping", "returns")
 
 
-def start_stack() -> tuple[str, str]:
-    return stack.ensure_infrastructure(STACK_DIR, KAFKA_PORT, PG_PORT)
+@dataclass(frozen=True)
+class Stack:
+    """Kafka (one node, or several replicating) and PostgreSQL in a folder of their own."""
+    dir: Path
+    kafka_port: int
+    pg_port: int
+    brokers: int = 1
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.dir.resolve(), self.kafka_port, self.pg_port, self.brokers)
+
+    def start(self) -> tuple[str, str]:
+        return stack.ensure_infrastructure(self.dir, self.kafka_port, self.pg_port, brokers=self.brokers)
+
+    def stop(self) -> None:
+        stack.stop_kafka(self.dir)
+        stack.stop_postgres(self.dir)
 
 
-def stop_stack() -> None:
-    stack.stop_kafka(STACK_DIR)
-    stack.stop_postgres(STACK_DIR)
+def _port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable) or default)
+
+
+# Node n of the replicated stack listens on kafka_port + 2(n-1), its controller on the next port.
+SINGLE = Stack(REPO_ROOT / ".stack-reliability", _port("SMI_RELIABILITY_KAFKA_PORT", 29292),
+               _port("SMI_RELIABILITY_PG_PORT", 25632))
+REPLICATED = Stack(REPO_ROOT / ".stack-failover", _port("SMI_FAILOVER_KAFKA_PORT", 29392),
+                   _port("SMI_FAILOVER_PG_PORT", 25732), brokers=3)
+STACK_DIR = SINGLE.dir
 
 
 class Platform:
@@ -29,8 +52,8 @@ class Platform:
     goes. Each instance keeps its SMI_INSTANCE_ID across restarts, so that the restarted one
     fences its killed predecessor's open Kafka transactions."""
 
-    def __init__(self, settings: Settings, workdir: Path) -> None:
-        self.settings, self.workdir = settings, workdir
+    def __init__(self, settings: Settings, workdir: Path, stack: Stack = SINGLE) -> None:
+        self.settings, self.workdir, self.stack = settings, workdir, stack
         self.processes: dict[tuple[str, str], subprocess.Popen] = {}
         self.exits: list[str] = []  # services that stopped without being asked to
         workdir.mkdir(parents=True, exist_ok=True)

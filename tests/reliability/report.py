@@ -26,7 +26,9 @@ def render(rows: list[Counts]) -> str:
         table.add_row(*(f"{values[k]:.0f}" if k == "seconds" else str(values[k]) for k, _ in COLUMNS))
     out = io.StringIO()
     Console(file=out, width=200, force_terminal=False).print(table)
-    notes = [f"{r.fault}: services that exited on their own: {', '.join(r.exits)}" for r in rows if r.exits]
+    notes = [f"{r.fault}: strikes by target: {', '.join(f'{t} {n}' for t, n in sorted(r.struck.items()))}"
+             for r in rows if len(r.struck) > 1]
+    notes += [f"{r.fault}: services that exited on their own: {', '.join(r.exits)}" for r in rows if r.exits]
     return out.getvalue() + "".join(n + "\n" for n in notes)
 
 

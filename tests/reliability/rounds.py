@@ -11,7 +11,7 @@ from tests.reliability.check import Counts, check
 from tests.reliability.driver import Driver, Observer
 from tests.reliability.faults import FAULTS, inject
 from tests.reliability.model import expect
-from tests.reliability.platform import Platform
+from tests.reliability.platform import Platform, Stack
 from tests.reliability.workload import generate
 from tests.support import drop_database, isolated_settings
 
@@ -19,14 +19,16 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 5.0  # after the invariants first hold: time for a late duplicate to show
 
 
-async def run_round(fault_name: str, bootstrap: str, database_url: str, requests: int, seed: int,
-                    workdir: Path) -> Counts:
+async def run_round(fault_name: str, stack: Stack, bootstrap: str, database_url: str, requests: int,
+                    seed: int, workdir: Path) -> Counts:
     fault = FAULTS[fault_name]()
+    assert stack.brokers >= fault.brokers, f"{fault.name} needs {fault.brokers} brokers"
     rng = random.Random(f"{seed}-{fault_name}")
     workload = generate(seed, requests, datetime.now(UTC).replace(second=0, microsecond=0))
     expected = expect(workload)
-    settings = await isolated_settings(bootstrap, database_url)
-    platform = Platform(settings, workdir)
+    settings = await isolated_settings(bootstrap, database_url,
+                                       replication_factor=stack.layout.replication_factor)
+    platform = Platform(settings, workdir, stack)
     wait_seconds = 120 + requests * 0.02
     started = time.monotonic()
     platform.start_all()
@@ -34,7 +36,7 @@ async def run_round(fault_name: str, bootstrap: str, database_url: str, requests
     done = asyncio.Event()
     try:
         await observer.start()
-        driver = Driver(settings, workload, expected, observer, wait_seconds)
+        driver = Driver(settings, workload, expected, observer, wait_seconds, fault.spread)
         injector = asyncio.create_task(inject(fault, platform, rng, driver.sending, done))
         watchdog = asyncio.create_task(_revive_forever(platform))
         try:
@@ -44,7 +46,8 @@ async def run_round(fault_name: str, bootstrap: str, database_url: str, requests
             strikes = await injector
         counts = await _settled(settings, expected, fault.name, wait_seconds)
         watchdog.cancel()
-        counts.strikes, counts.exits = strikes, list(platform.exits)
+        counts.strikes, counts.struck = sum(strikes.values()), dict(strikes)
+        counts.exits = list(platform.exits)
         counts.examples += [f"timed out waiting: {t}" for t in driver.timeouts]
         counts.seconds = time.monotonic() - started
         if not counts.clean:
