@@ -74,7 +74,7 @@ class BrokerRestart(Fault):
         await self.heal(platform)
 
     async def heal(self, platform):
-        await asyncio.to_thread(stack.start_kafka, platform.stack.dir)
+        await asyncio.to_thread(platform.stack.start_kafka)
 
 
 class PostgresRestart(Fault):
@@ -118,7 +118,7 @@ class Failover(Fault):
         await self.heal(platform)
 
     async def heal(self, platform):
-        await asyncio.to_thread(stack.start_kafka, platform.stack.dir)
+        await asyncio.to_thread(platform.stack.start_kafka)
 
     async def _leader(self, platform, rng) -> int:
         [topic] = await _admin(platform.settings.kafka_bootstrap_servers, "describe_topics",

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.local import stack
+from deploy.local import kafka, stack
 from deploy.local.layout import Layout
 from shared.settings import REPO_ROOT, Settings
 from tests.support import service_env
@@ -22,13 +22,19 @@ class Stack:
     kafka_port: int
     pg_port: int
     brokers: int = 1
+    kafka_overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def layout(self) -> Layout:
         return Layout(self.dir.resolve(), self.kafka_port, self.pg_port, self.brokers)
 
     def start(self) -> tuple[str, str]:
-        return stack.ensure_infrastructure(self.dir, self.kafka_port, self.pg_port, brokers=self.brokers)
+        return stack.ensure_infrastructure(self.dir, self.kafka_port, self.pg_port, dict(self.kafka_overrides),
+                                           brokers=self.brokers)
+
+    def start_kafka(self) -> None:
+        """Start whichever Kafka nodes are down, with the stack's own broker settings."""
+        kafka.start(self.layout, overrides=dict(self.kafka_overrides))
 
     def stop(self) -> None:
         stack.stop_kafka(self.dir)
@@ -42,8 +48,12 @@ def _port(variable: str, default: int) -> int:
 # Node n of the replicated stack listens on kafka_port + 2(n-1), its controller on the next port.
 SINGLE = Stack(REPO_ROOT / ".stack-reliability", _port("SMI_RELIABILITY_KAFKA_PORT", 29292),
                _port("SMI_RELIABILITY_PG_PORT", 25632))
+# A node killed recovers every replica it holds before it rejoins: 6 partitions of the offsets
+# and transaction state topics rather than 50 each keep that, and so each strike, short.
 REPLICATED = Stack(REPO_ROOT / ".stack-failover", _port("SMI_FAILOVER_KAFKA_PORT", 29392),
-                   _port("SMI_FAILOVER_PG_PORT", 25732), brokers=3)
+                   _port("SMI_FAILOVER_PG_PORT", 25732), brokers=3,
+                   kafka_overrides=(("offsets.topic.num.partitions", "6"),
+                                    ("transaction.state.log.num.partitions", "6")))
 STACK_DIR = SINGLE.dir
 
 
