@@ -89,10 +89,14 @@ def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOK
     )
 
 
+def transactional_id(name: str, instance_id: str) -> str:
+    return f"{name}-{instance_id}"
+
+
 def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **client_options(settings),
-        transactional_id=f"{name}-{settings.instance_id}",
+        transactional_id=transactional_id(name, settings.instance_id),
         enable_idempotence=True,
         linger_ms=2,
         retry_backoff_ms=settings.retry_backoff_ms,

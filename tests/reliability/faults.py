@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.acl import KafkaTools
 from deploy.local import stack
+from shared.kafka import transactional_id
 from tests.reliability.driver import SEND_SECONDS
 from tests.reliability.platform import SERVICES, Platform
 
@@ -112,10 +113,14 @@ class Failover(Fault):
         await _in_sync(platform.settings.kafka_bootstrap_servers, 90.0)
         node = await getattr(self, f"_{target}")(platform, rng)
         log.info("failover: SIGKILL of node %d (%s)", node, target)
+        epoch = (await self._quorum(platform))["LeaderEpoch"] if target == "controller" else None
         await asyncio.to_thread(stack.stop_kafka_node, node, platform.stack.dir, signal.SIGKILL)
         # broker.session.timeout.ms is 9 s: a broker down longer is fenced by the controller
         await asyncio.sleep(rng.uniform(12.0, 18.0) if target == "broker" else rng.uniform(0.5, 2.0))
         await self.heal(platform)
+        if epoch is not None:  # the node killed was the active controller: the quorum elected anew
+            after = await self._quorum(platform)
+            assert after["LeaderEpoch"] > epoch, f"node {node} was not the active controller: {after}"
 
     async def heal(self, platform):
         await asyncio.to_thread(platform.stack.start_kafka)
@@ -126,18 +131,24 @@ class Failover(Fault):
         return rng.choice([p["leader"] for p in topic["partitions"] if p["leader"] >= 0])
 
     async def _coordinator(self, platform, rng) -> int:
-        transactional_id = f"smi-inventory{platform.settings.group_suffix}-inventory-a"
-        return await _admin(platform.settings.kafka_bootstrap_servers, "find_coordinator", transactional_id, 1)
+        # inventory's consumer group names its producer (services/inventory/app.py)
+        producer = transactional_id(f"smi-inventory{platform.settings.group_suffix}", platform.instance_id("inventory"))
+        return await _admin(platform.settings.kafka_bootstrap_servers, "find_coordinator", producer, 1)
 
     async def _broker(self, platform, rng) -> int:
         return rng.choice(platform.stack.layout.kafka_nodes).node_id
 
     async def _controller(self, platform, rng) -> int:
-        """aiokafka has no DescribeQuorum, and in KRaft a broker's metadata names a random broker
-        as the controller: Kafka's own kafka-metadata-quorum tool asks the quorum."""
+        return (await self._quorum(platform))["LeaderId"]
+
+    async def _quorum(self, platform) -> dict[str, int]:
+        """The metadata quorum's leader and epoch. aiokafka has no DescribeQuorum, and in KRaft a
+        broker's metadata names a random broker as the controller: Kafka's own
+        kafka-metadata-quorum tool asks the quorum."""
         status = await asyncio.to_thread(KafkaTools(platform.settings).run, self.QUORUM_TOOL,
                                          ["describe", "--status"])
-        return int(next(line for line in status.splitlines() if line.startswith("LeaderId:")).split()[1])
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {key: int(fields[key]) for key in ("LeaderId", "LeaderEpoch")}
 
 
 async def _admin(bootstrap: str, call: str, *args):

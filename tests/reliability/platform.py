@@ -70,7 +70,7 @@ class Platform:
 
     def start(self, service: str, instance: str = "a") -> None:
         env = service_env(self.settings)
-        env.update({"SMI_INSTANCE_ID": f"{service}-{instance}", "SMI_HTTP_PORT": "0",
+        env.update({"SMI_INSTANCE_ID": self.instance_id(service, instance), "SMI_HTTP_PORT": "0",
                     "SMI_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1",
                     "SMI_HOUSEKEEPING_DATA_DIR": str(self.workdir / f"faust-{instance}")})
         log = open(self.workdir / f"{service}-{instance}.log", "ab")
@@ -78,6 +78,10 @@ class Platform:
             [sys.executable, "-m", f"services.{service}"], cwd=REPO_ROOT, env=env,
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
+
+    @staticmethod
+    def instance_id(service: str, instance: str = "a") -> str:
+        return f"{service}-{instance}"
 
     def start_all(self) -> None:
         for service in SERVICES:
