@@ -1,7 +1,7 @@
 """Run the benchmarks: `python -m tests.bench [--scale 0.1] [--only intake,returns]`.
 
 Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else a local stack of its own
-(`.stack-bench`). Merges the figures into bench-results.json and the table in docs/benchmarks.md:
+(`.stack-bench`, SMI_BENCH_KAFKA_PORT and SMI_BENCH_PG_PORT move it off its default ports). Merges the figures into bench-results.json and the table in docs/benchmarks.md:
 the benches that ran replace their own rows, the others keep theirs.
 """
 import argparse
@@ -20,7 +20,7 @@ from tests.bench import report
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS, DOC = ROOT / "bench-results.json", ROOT / "docs" / "benchmarks.md"
-BENCHES = ["signing", "intake", "inventory", "housekeeping", "returns", "ssi", "e2e"]
+BENCHES = ["signing", "intake", "inventory", "housekeeping", "returns", "ssi", "e2e", "replication"]
 COLUMNS = ("bench", "name", "value", "unit", "target", "met", "ceiling", "note")
 console = Console()
 
@@ -30,7 +30,8 @@ def infrastructure() -> tuple[str, str]:
     if bootstrap and database:
         return bootstrap, database
     from deploy.local import stack
-    return stack.ensure_infrastructure(ROOT / ".stack-bench", 29492, 25832)
+    return stack.ensure_infrastructure(ROOT / ".stack-bench", int(os.environ.get("SMI_BENCH_KAFKA_PORT") or 29492),
+                                       int(os.environ.get("SMI_BENCH_PG_PORT") or 25832))
 
 
 def available(name: str) -> bool:

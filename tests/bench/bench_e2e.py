@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,12 +23,23 @@ PLOT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks-latency.png"
 MIX = "50% 8.2 Read Inventory, 30% 12.2 pre-notification, 20% 8.4 status change; 20% JSON, 80% XML"
 
 
-async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
-    warmup_s, measured_s = max(5.0, 10 * scale), max(10.0, 60 * scale)
+@dataclass
+class Run:
+    book: LatencyBook
+    ids: list[str]        # every request offered, in order
+    warmup_n: int         # the first ones, answered but not counted
+    population: int
+    settled: float        # seconds the services took to go idle after the SMI was filled
+
+
+async def offer_mix(bootstrap: str, database_url: str, warmup_s: float, measured_s: float,
+                    population: int, **overrides) -> Run:
+    """The SMI filled, intake and inventory idle, then the mix offered at RATE; `overrides` go
+    to the platform's settings (e.g. replication_factor)."""
     warmup_n, measured_n = int(RATE * warmup_s), int(RATE * measured_s)
-    population = max((warmup_n + measured_n) // 5 + 1, int(100_000 * scale))
+    population = max((warmup_n + measured_n) // 5 + 1, population)
     plan = service_mix(warmup_n + measured_n, population)
-    settings = await isolated_settings(bootstrap, database_url)
+    settings = await isolated_settings(bootstrap, database_url, **overrides)
     logs = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     processes = []
     try:
@@ -43,9 +55,14 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
             with contextlib.suppress(Exception):
                 process.wait(30)
         await drop_database(settings, database_url)
+    return Run(book, [r.request_id for r in plan], warmup_n, population, settled)
 
-    ids = [r.request_id for r in plan]
-    warmup, measured = ids[:warmup_n], ids[warmup_n:]
+
+async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
+    warmup_s, measured_s = max(5.0, 10 * scale), max(10.0, 60 * scale)
+    run = await offer_mix(bootstrap, database_url, warmup_s, measured_s, int(100_000 * scale))
+    book, ids, population, settled = run.book, run.ids, run.population, run.settled
+    warmup, measured = ids[:run.warmup_n], ids[run.warmup_n:]
     latencies = book.latencies(measured)
     missing, refused = len(book.unanswered(ids)), len(book.not_accepted(ids))
     start = book.due[ids[0]]

@@ -32,6 +32,15 @@ async def _plain_pipe(bootstrap: str, source: str, target: str, expected: int) -
         await consumer.stop()
 
 
+async def routed_rate(settings, count: int) -> float:
+    """Requests/s at which a running intake routes the `count` requests loaded on its topic,
+    from the routed commands' own timestamps."""
+    arrivals = await read_arrivals_when_quiet(settings.kafka_bootstrap_servers,
+                                               [settings.topics.inventory_commands, settings.topics.returns_commands],
+                                               settings.partitions, count, 600)
+    return count / arrivals.span
+
+
 async def _latency(settings, rate: int, seconds: float) -> list[float]:
     """Latency of each request from its intended send time to its routed command being read."""
     requests = mixed_requests(int(rate * seconds), start=5_000_000)
@@ -60,10 +69,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     log = Path(tempfile.mkdtemp()) / "intake.log"
     process = start_process("intake", settings, log)
     try:
-        arrivals = await read_arrivals_when_quiet(bootstrap, [settings.topics.inventory_commands,
-                                                              settings.topics.returns_commands],
-                                                   settings.partitions, count, 600)
-        throughput = count / arrivals.span
+        throughput = await routed_rate(settings, count)
         latencies = sorted(await _latency(settings, 1000, max(5.0, 30 * scale)))
     finally:
         process.terminate()
