@@ -118,10 +118,13 @@ class Tracker:
         async for events in stream.take_events(2_000, within=0.05):
             for event in events:
                 try:
-                    key, entry = parse_event(event.message.partition, event.value)
+                    change = parse_event(event.message.partition, event.value)
                 except ValueError as error:
                     await self.work.dead_letter(event.message, f"not a device event: {error}")
                     continue
+                if change is None:
+                    continue
+                key, entry = change
                 if entry is not None:
                     self.devices.data[key] = entry
                 elif key in self.devices.data:
