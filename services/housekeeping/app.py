@@ -51,6 +51,8 @@ async def serve(settings: Settings, stop: asyncio.Event, config: HousekeepingSet
         await service.producer.start()
         stack.push_async_callback(service.producer.stop)
         await service.tracker.create_topics()
+        await service.tracker.open()
+        stack.push_async_callback(service.tracker.close)
         await service.tracker.app.start()
         # faust pauses every stream while more than 100 table changes wait to be produced;
         # a deeper buffer keeps ingestion flowing (about 15% faster, measured).

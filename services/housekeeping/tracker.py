@@ -4,7 +4,9 @@ and the per-partition work (runs, forecasts, retention reports) that scans it.
 A run reaches every partition the faust way: the run message is fanned out to every partition of
 an internal work topic with as many partitions as the device events, so faust's co-partitioning
 assignor gives work partition p to the worker that holds table partition p, and that worker scans
-only its own entries. Delivery is at least once; every effect of the work is idempotent.
+only its own entries. Each work message carries where partition p's committed device events ended
+when it was fanned out; the work waits until the table holds them (coverage.py). Delivery is at
+least once; every effect of the work is idempotent.
 """
 import asyncio
 import logging
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 
 from services.housekeeping import metrics
 from services.housekeeping.config import HousekeepingSettings, app_id
+from services.housekeeping.coverage import EventEnds, Progress
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
 from shared import topics
@@ -87,6 +90,16 @@ class Tracker:
         self.app.agent(runs, name=f"{name}.runs")(self._fan_out_runs)
         self.app.agent(self.work_topic, name=f"{name}.work")(self._partition_work)
         self.app.timer(config.run_interval_seconds, on_leader=True)(self._scheduled_run)
+        self.app.on_partitions_revoked.connect(self._revoked)
+        self.ends, self.progress = EventEnds(settings), Progress(settings, name)
+
+    async def open(self) -> None:
+        await self.ends.start()
+        await self.progress.start()
+
+    async def close(self) -> None:
+        await self.ends.stop()
+        await self.progress.stop()
 
     async def create_topics(self) -> None:
         """faust creates its own topics when it starts, which on a new cluster is after its first
@@ -115,8 +128,10 @@ class Tracker:
         # In batches: faust's per-event machinery, not this code, bounds the ingestion rate.
         # Each change goes to the changelog partition of its own event, as Table.__setitem__
         # would send it, so that a table partition always moves with its device events.
+        applied = self.progress.applied
         async for events in stream.take_events(2_000, within=0.05):
             for event in events:
+                applied[event.message.partition] = event.message.offset + 1
                 try:
                     change = parse_event(event.message.partition, event.value)
                 except ValueError as error:
@@ -146,18 +161,30 @@ class Tracker:
                                 "policy": self.work.policy.current.model_dump(mode="json")})
 
     async def fan_out(self, work: dict) -> None:
-        value = orjson.dumps(work)
+        """One work message per partition, each with the end of its committed device events."""
+        ends = await self.ends.now()
         for partition in range(self.partitions):
+            value = orjson.dumps({**work, "events_end": ends[partition]})
             await self.producer.send(self.work_topic.get_topic_name(), value, partition=partition)
         await self.producer.flush()
 
     async def _partition_work(self, stream) -> None:
         async for event in stream.events():
+            partition = event.message.partition
+            try:
+                work = orjson.loads(event.value)
+                target = int(work.get("events_end", 0))
+            except (ValueError, TypeError, AttributeError) as error:
+                await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
+                continue
+            covered = await self.progress.wait(partition, target, lambda: self._keeps(partition))
+            if covered is None:
+                await self._requeue(event)
+                continue
             delay = 0.2
             while True:
                 try:
-                    work = orjson.loads(event.value)
-                    await self.work.handle(event.message.partition, work, self.entries)
+                    await self.work.handle(partition, {**work, "events_covered": covered}, self.entries)
                 except (ValueError, KeyError, TypeError, ValidationError) as error:
                     await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
                 except TRANSIENT as error:  # the work is retried, never skipped
@@ -166,6 +193,23 @@ class Tracker:
                     delay = min(delay * 2, 5.0)
                     continue
                 break
+
+    def _keeps(self, partition: int) -> bool:
+        """The work of this partition may still finish here: no rebalance under way, still ours."""
+        tp = (self.work_topic.get_topic_name(), partition)
+        return not self.app.rebalancing and tp in self.app.consumer.assignment()
+
+    async def _requeue(self, event) -> None:
+        """Work that cannot wait here any longer goes back on its partition, for whoever owns it
+        next: faust commits its offset when the rebalance begins, so dropping it would lose it."""
+        log.info("partition %d moves while its work waits: work put back", event.message.partition)
+        await self.producer.send(self.work_topic.get_topic_name(), event.value,
+                                 partition=event.message.partition)
+        await self.producer.flush()
+        metrics.WORK_REQUEUED.inc()
+
+    async def _revoked(self, sender, revoked, **kwargs) -> None:
+        self.progress.forget({tp.partition for tp in revoked if tp.topic == self.settings.topics.device_events})
 
     async def _scheduled_run(self) -> None:
         as_of = self.clock().astimezone(UTC)
