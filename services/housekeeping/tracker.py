@@ -195,14 +195,17 @@ class Tracker:
                 break
 
     def _keeps(self, partition: int) -> bool:
-        """The work of this partition may still finish here: no rebalance under way, still ours."""
+        """The work of this partition may still finish here: the partition is still ours and its
+        events still flow. faust stops the flow when a rebalance begins or the worker stops, and
+        then waits for every message in hand: waiting on would hold up both for good."""
         tp = (self.work_topic.get_topic_name(), partition)
-        return not self.app.rebalancing and tp in self.app.consumer.assignment()
+        consumer = self.app.consumer
+        return consumer.flow_active and not self.app.rebalancing and tp in consumer.assignment()
 
     async def _requeue(self, event) -> None:
         """Work that cannot wait here any longer goes back on its partition, for whoever owns it
-        next: faust commits its offset when the rebalance begins, so dropping it would lose it."""
-        log.info("partition %d moves while its work waits: work put back", event.message.partition)
+        next: faust commits its offset before the rebalance or the stop, so dropping it would lose it."""
+        log.info("partition %d moves or stops while its work waits: work put back", event.message.partition)
         await self.producer.send(self.work_topic.get_topic_name(), event.value,
                                  partition=event.message.partition)
         await self.producer.flush()
