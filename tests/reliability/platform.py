@@ -11,7 +11,9 @@ from shared.settings import REPO_ROOT, Settings
 from tests.support import service_env
 
 STACK_DIR = REPO_ROOT / ".stack-reliability"
-KAFKA_PORT, PG_PORT = 29292, 25632
+# Ports of its own, overridable so that engineers sharing a machine need not share them.
+KAFKA_PORT = int(os.environ.get("SMI_RELIABILITY_KAFKA_PORT") or 29292)
+PG_PORT = int(os.environ.get("SMI_RELIABILITY_PG_PORT") or 25632)
 SERVICES = ("intake", "inventory", "housekeeping", "returns")
 
 

@@ -5,6 +5,7 @@ import logging
 import random
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from tests.reliability.check import Counts, check
@@ -23,7 +24,8 @@ async def run_round(fault_name: str, bootstrap: str, database_url: str, requests
                     workdir: Path) -> Counts:
     fault = FAULTS[fault_name]()
     rng = random.Random(f"{seed}-{fault_name}")
-    workload = generate(seed, requests, datetime.now(UTC).replace(second=0, microsecond=0))
+    workload = generate(seed, requests, datetime.now(UTC).replace(second=0, microsecond=0),
+                        fault.runs_wait_for_catch_up)
     expected = expect(workload)
     settings = await isolated_settings(bootstrap, database_url)
     platform = Platform(settings, workdir)
@@ -34,7 +36,8 @@ async def run_round(fault_name: str, bootstrap: str, database_url: str, requests
     done = asyncio.Event()
     try:
         await observer.start()
-        driver = Driver(settings, workload, expected, observer, wait_seconds)
+        driver = Driver(settings, workload, expected, observer, wait_seconds,
+                        partial(fault.before_phase, platform))
         injector = asyncio.create_task(inject(fault, platform, rng, driver.sending, done))
         watchdog = asyncio.create_task(_revive_forever(platform))
         try:
