@@ -24,6 +24,7 @@ from services.housekeeping.config import HousekeepingSettings, app_id
 from services.housekeeping.coverage import EventEnds, Progress
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
+from services.housekeeping.table import writer
 from shared import topics
 from shared.kafka import TopicSpec, admin_client, apply_topics, client_options
 from shared.processor import TRANSIENT
@@ -73,7 +74,7 @@ class Tracker:
         self.app = faust.App(
             name, broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=broker_credentials(settings),
-            store="memory://", web_enabled=False, datadir=str(config.data_dir / name),
+            store=config.table_store, web_enabled=False, datadir=str(config.data_dir / name),
             topic_partitions=self.partitions, topic_replication_factor=settings.replication_factor,
             consumer_auto_offset_reset="earliest", stream_buffer_maxsize=16_384,
             broker_max_poll_records=2_000, producer_linger_ms=5,
@@ -81,7 +82,7 @@ class Tracker:
         )
         raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
         self.devices = self.app.Table("pending-devices", partitions=self.partitions,
-                                      key_type=bytes, value_type=bytes)
+                                      key_type=bytes, value_type=bytes)  # bytes: raw in every store
         self.work_topic = self.app.topic(f"{name}-partition-work", partitions=self.partitions,
                                          internal=True, **raw)
         events = self.app.topic(settings.topics.device_events, **raw)
@@ -128,7 +129,7 @@ class Tracker:
         # In batches: faust's per-event machinery, not this code, bounds the ingestion rate.
         # Each change goes to the changelog partition of its own event, as Table.__setitem__
         # would send it, so that a table partition always moves with its device events.
-        applied = self.progress.applied
+        applied, write = self.progress.applied, writer(self.devices.data)
         async for events in stream.take_events(2_000, within=0.05):
             for event in events:
                 applied[event.message.partition] = event.message.offset + 1
@@ -140,11 +141,7 @@ class Tracker:
                 if change is None:
                     continue
                 key, entry = change
-                if entry is not None:
-                    self.devices.data[key] = entry
-                elif key in self.devices.data:
-                    del self.devices.data[key]
-                else:
+                if not write(event.message.partition, key, entry):
                     continue
                 self.devices.send_changelog(event.message.partition, key, entry, value_serializer="raw")
             metrics.TRACKED_EVENTS.inc(len(events))

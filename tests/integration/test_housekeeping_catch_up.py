@@ -33,9 +33,12 @@ def young(first: int, count: int):
         yield Record(device.encode(), (YOUNG % (n, device)).encode())
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+@pytest.mark.parametrize("stop, store", [(signal.SIGTERM, "memory://"), (signal.SIGKILL, "memory://"),
+                                         (signal.SIGKILL, "rocksdb://")],
+                         ids=["stopped", "killed", "killed-rocksdb"])
 async def test_run_sent_at_restart_sees_the_events_committed_while_down(settings, bus, tmp_path,
-                                                                        monkeypatch, stop):
+                                                                        monkeypatch, stop, store):
+    monkeypatch.setenv("SMI_HOUSEKEEPING_TABLE_STORE", store)
     monkeypatch.setenv("SMI_HOUSEKEEPING_POLICY_FILE", str(write_policy(tmp_path / "policy.yaml")))
     monkeypatch.setenv("SMI_HOUSEKEEPING_DATA_DIR", str(tmp_path / "faust"))
     bootstrap, topic = settings.kafka_bootstrap_servers, settings.topics.device_events
