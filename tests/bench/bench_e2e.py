@@ -10,7 +10,6 @@ The same requests are then offered at the same rate to two echoes of the same tw
 same-run transactional ceiling the platform's p99 is judged against), and plain consume-and-produce
 without transactions (the floor)."""
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -21,7 +20,8 @@ from pathlib import Path
 from shared.duis import codec
 from tests.bench.openloop import LatencyBook, offer, percentile
 from tests.bench.plot import latency_png
-from tests.bench.workload import Record, load_topic, read_arrivals, service_mix, smi_population, wait_idle
+from tests.bench.workload import (Record, load_topic, read_arrivals, service_mix, smi_population, stop_processes,
+                                  wait_idle)
 from tests.support import REPO_ROOT, drop_database, isolated_settings, service_env, start_process
 
 RATE = 500
@@ -46,11 +46,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
         settled = await wait_idle([p.pid for p in processes])
         book = await offer(bootstrap, settings.topics.requests, plan, RATE, [settings.topics.responses], 30)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.wait(30)
+        stop_processes(processes)
         await drop_database(settings, database_url)
 
     ids = [r.request_id for r in plan]
@@ -112,11 +108,7 @@ async def _echo(bootstrap: str, database_url: str, mode: str, plan, logs: Path) 
             raise RuntimeError(f"the {mode} echo passed nothing on within 60 s (logs in {logs})")
         return await offer(bootstrap, topics.requests, plan, RATE, [topics.responses], 30, identify=_echoed)
     finally:
-        for hop in hops:
-            hop.terminate()
-        for hop in hops:
-            with contextlib.suppress(Exception):
-                hop.wait(30)
+        stop_processes(hops)
         await drop_database(settings, database_url)
 
 
@@ -129,8 +121,6 @@ def _points(book: LatencyBook, ids: list[str], start: float) -> list[tuple[float
 
 
 if __name__ == "__main__":
-    import sys
-
     for row in asyncio.run(main(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"],
                                 float(sys.argv[1]) if len(sys.argv) > 1 else 0.1)):
         print(row)

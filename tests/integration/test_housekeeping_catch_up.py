@@ -1,9 +1,7 @@
 """A run decides on a table that holds every device event committed before the run was asked for,
 also right after a restart: a table of 100,000 entries to restore, and a backlog of device events
 (due pre-notifications among them) committed while the worker was down."""
-import asyncio
 import signal
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -13,8 +11,8 @@ import pytest
 
 from tests.bench.workload import Record, load_topic
 from tests.integration.test_housekeeping_flow import alerted
-from tests.integration.test_housekeeping_restart import committed
-from tests.integration.test_housekeeping_support import FakeInventory, device_id, pending, write_policy
+from tests.integration.test_housekeeping_support import (FakeInventory, device_id, pending, wait_ingested,
+                                                         write_policy)
 from tests.support import SUPPLIER, start_process
 
 pytestmark = pytest.mark.integration
@@ -46,10 +44,7 @@ async def test_run_sent_at_restart_sees_the_events_committed_while_down(settings
     await load_topic(bootstrap, topic, young(0, SEEDED), linger_ms=50, max_batch_size=1024 * 1024)
     worker = start_process("housekeeping", settings, tmp_path / "first.log")
     try:
-        deadline = time.monotonic() + 240
-        while await committed(settings) < SEEDED:
-            assert time.monotonic() < deadline, "the first worker did not ingest the seeded devices"
-            await asyncio.sleep(0.5)
+        await wait_ingested(settings, SEEDED, 240)
     finally:
         worker.send_signal(stop)
         worker.wait(60)

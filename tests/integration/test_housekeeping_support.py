@@ -1,13 +1,14 @@
 """Playing inventory's part for housekeeping tests: device events out, RemoveDevice answered."""
 import asyncio
 import contextlib
+import time
 import uuid
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.housekeeping.app import serve, wall_clock
-from services.housekeeping.config import HousekeepingSettings
+from services.housekeeping.config import HousekeepingSettings, app_id
 from shared.messages import DeviceEvent, RemoveDevice
 from tests.support import CSP_NORTH, SUPPLIER
 
@@ -139,3 +140,21 @@ async def wait_tracked(service, count: int, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.1)
 
 
+
+
+async def wait_ingested(settings, count: int, timeout: float) -> None:
+    """Until the housekeeping worker's group has committed `count` device events."""
+    deadline = time.monotonic() + timeout
+    while await _committed(settings) < count:
+        assert time.monotonic() < deadline, f"the worker did not ingest {count} device events in {timeout:.0f} s"
+        await asyncio.sleep(0.5)
+
+
+async def _committed(settings) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=app_id(settings))
+    await consumer.start()
+    try:
+        return sum([await consumer.committed(TopicPartition(settings.topics.device_events, p)) or 0
+                    for p in range(settings.partitions)])
+    finally:
+        await consumer.stop()
