@@ -113,6 +113,9 @@ DASHBOARDS = [
         Panel("Batch time p95 by service",
               [(f"histogram_quantile(0.95, sum by (service, le) (rate(smi_batch_duration_seconds_bucket[{RATE}])))",
                 "{{service}}")], "s"),
+        Panel("Where a batch's time goes: p99 by service and stage",
+              [(f"histogram_quantile(0.99, sum by (service, stage, le) "
+                f"(rate(smi_stage_duration_seconds_bucket[{RATE}])))", "{{service}} {{stage}}")], "s"),
         Panel("Scrape targets up", [("up", "{{job}}")], kind="stat"),
     ]),
 ]

@@ -1,6 +1,7 @@
 """Kafka plumbing: records out, dead letters, clients with the platform's settings, topics."""
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -114,8 +115,10 @@ class TransactionalPublisher:
     new one with the same transactional id, whose start fences the old one and aborts what it
     left open."""
 
-    def __init__(self, settings: Settings, name: str, on_retry=None) -> None:
+    def __init__(self, settings: Settings, name: str, on_retry=None, on_stage=None) -> None:
+        """`on_stage(name, seconds)` hears how long each phase of a transaction took."""
         self._settings, self._name, self._on_retry = settings, name, on_retry
+        self._on_stage = on_stage or (lambda name, seconds: None)
         self.producer = transactional_producer(settings, name)
         self._broken = False
 
@@ -131,9 +134,15 @@ class TransactionalPublisher:
             try:
                 if self._broken or self._fatal():
                     await self._renew()
+                began = time.perf_counter()
                 async with self.producer.transaction():
                     await send_batched(self.producer, outputs)
+                    sent = time.perf_counter()
                     await self.producer.send_offsets_to_transaction(offsets, group_id)
+                    offsets_sent = time.perf_counter()
+                self._on_stage("kafka_send", sent - began)
+                self._on_stage("kafka_offsets", offsets_sent - sent)
+                self._on_stage("kafka_commit", time.perf_counter() - offsets_sent)
                 return
             except Exception as error:
                 if not (self._broken or self._fatal() or isinstance(error, KafkaError)):

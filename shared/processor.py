@@ -45,7 +45,7 @@ class Processor:
         self.pool, self.settings, self.schema = pool, settings, schema
         self.consumer = kafka.consumer(settings, self.group_id)
         self.publisher = kafka.TransactionalPublisher(settings, self.group_id,
-                                                     metrics.RETRIES.labels(service, "kafka").inc)
+                                                     metrics.RETRIES.labels(service, "kafka").inc, self._stage)
         self._topics, self._pattern = list(topics), pattern
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -66,8 +66,10 @@ class Processor:
         metrics.UP.labels(self.service).set(1)
         try:
             while not self._stopping.is_set():
+                asked = time.perf_counter()
                 batch = await self.consumer.getmany(timeout_ms=200)
                 if batch:
+                    self._stage("fetch_wait", time.perf_counter() - asked)
                     async with self._busy:
                         await self._process(batch)
             await self.settled()
@@ -81,6 +83,9 @@ class Processor:
     def stop(self) -> None:
         self._stopping.set()
 
+    def _stage(self, name: str, seconds: float) -> None:
+        metrics.STAGE_SECONDS.labels(self.service, name).observe(seconds)
+
     async def settled(self) -> None:
         """Wait until the batch being published (if any) is committed."""
         if self._publishing is not None:
@@ -91,7 +96,10 @@ class Processor:
         work of one overlaps the Kafka transaction of the other, and commits stay in order."""
         started = time.perf_counter()
         outputs = await self._apply([r for part in batch.values() for r in part])
+        applied = time.perf_counter()
         await self.settled()
+        self._stage("database", applied - started)
+        self._stage("queued", time.perf_counter() - applied)
         self._publishing = asyncio.create_task(self._finish(batch, outputs, started))
 
     async def _finish(self, batch: dict[TopicPartition, list[ConsumerRecord]],
@@ -206,7 +214,9 @@ class Processor:
     async def _publish(self, outputs: list[Output], offsets: dict[TopicPartition, int]) -> None:
         if not outputs:
             try:
-                return await self.consumer.commit(offsets)
+                began = time.perf_counter()
+                await self.consumer.commit(offsets)
+                return self._stage("plain_commit", time.perf_counter() - began)
             except CommitFailedError as error:  # the partitions moved on; their new owner redoes nothing
                 log.info("offsets not committed after a rebalance: %s", error)
                 return

@@ -113,7 +113,10 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
             return refuse(str(error))
         async with queries.pool.acquire() as conn:
             rows = await store.run_summary(conn, as_of)
-        return reply({"as_of": as_of.isoformat(), "partitions": [
+        # Complete: every partition decided on a table holding the events committed before it.
+        complete = len(rows) == queries.tracker.partitions and all(
+            r["events_covered"] is not None for r in rows)
+        return reply({"as_of": as_of.isoformat(), "complete": complete, "partitions": [
             {**dict(r), "retained": orjson.loads(r["retained"]),
              "completed_at": r["completed_at"].isoformat()} for r in rows]})
 

@@ -5,7 +5,7 @@ removed. Durations, exclusions and the rule mode are a versioned policy file."""
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -51,11 +51,14 @@ async def serve(settings: Settings, stop: asyncio.Event, config: HousekeepingSet
         await service.producer.start()
         stack.push_async_callback(service.producer.stop)
         await service.tracker.create_topics()
-        await service.tracker.app.start()
+        await service.tracker.open()
+        stack.push_async_callback(service.tracker.close)
+        stack.push_async_callback(service.tracker.app.stop)
+        if not await _started(service.tracker.app.start(), stop):
+            return  # asked to stop while the table was being restored: faust stops, leaving its groups
         # faust pauses every stream while more than 100 table changes wait to be produced;
         # a deeper buffer keeps ingestion flowing (about 15% faster, measured).
         service.tracker.app.producer.buffer.max_messages = 10_000
-        stack.push_async_callback(service.tracker.app.stop)
         relay = asyncio.create_task(service.relay.run())
         stack.push_async_callback(_finish, relay, service.relay.stop)
         poller = asyncio.create_task(_watch_policy(service.policy, config.policy_poll_seconds))
@@ -76,6 +79,23 @@ async def serve(settings: Settings, stop: asyncio.Event, config: HousekeepingSet
         waiter.cancel()
         if relay.done():
             relay.result()  # the relay failed: stop the service with its error
+
+
+async def _started(start: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Start faust unless asked to stop first. faust's start returns only once the table is
+    restored, which takes minutes for millions of entries; a stop asked meanwhile must not wait
+    for it, or the process outlives its stop grace, never stops faust and never leaves its
+    consumer groups."""
+    starting, stopping = asyncio.create_task(start), asyncio.create_task(stop.wait())
+    await asyncio.wait([starting, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return False
+    starting.result()
+    return True
 
 
 async def _finish(task: asyncio.Task, stop: Callable[[], None]) -> None:

@@ -47,11 +47,16 @@ def partition_of(entry: bytes) -> int:
     return entry[0]
 
 
-def parse_event(partition: int, value: bytes | None) -> tuple[bytes, bytes | None]:
-    """(table key, packed entry or None) for a device event; ValueError if it is not one."""
+def parse_event(partition: int, value: bytes | None) -> tuple[bytes, bytes | None] | None:
+    """(table key, packed entry or None) for a device event, None for an event that changes no
+    device; ValueError if it is not a device event."""
     try:
         event = DeviceEvent.model_validate_json(value or b"")
     except ValidationError as error:
         raise ValueError(str(error)) from None
+    if event.type == "RemovalRefused":
+        # A refusal changes nothing; for a device removed already it even carries the status
+        # the device had when archived, which would bring it back into the table.
+        return None
     device = tracked(event)
     return event.device_id.encode(), pack(partition, device) if device else None

@@ -53,7 +53,8 @@ class PartitionWork:
         policy = Policy.model_validate(work["policy"])
         kind = work["kind"]
         if kind == "run":
-            await self.run(partition, utc_instant(datetime.fromisoformat(work["as_of"])), policy, entries)
+            await self.run(partition, utc_instant(datetime.fromisoformat(work["as_of"])), policy, entries,
+                           work["events_covered"])
             return
         if kind == "forecast":
             result = planning.forecast(entries(), partition, policy, _instant(work["start"]),
@@ -65,12 +66,11 @@ class PartitionWork:
         async with self.pool.acquire() as conn:
             await store.save_query_part(conn, work["query_id"], partition, result)
 
-    async def run(self, partition: int, as_of: datetime, policy: Policy, entries) -> None:
-        """Idempotent per (as_of, partition): a finished run is not repeated; an unfinished one
-        asks again with the same command IDs, which inventory answers once."""
-        async with self.pool.acquire() as conn:
-            if await store.run_done(conn, as_of, partition):
-                return
+    async def run(self, partition: int, as_of: datetime, policy: Policy, entries, covered: int) -> None:
+        """Decided on a table that holds every device event of the partition below offset
+        `covered`. Asked again, a run decides again on the table as it is then: a device removed
+        since is no longer there, one still due is asked for with the same command ID, which
+        inventory answers once, and the N8 relay alerts once per removal."""
         started = time.perf_counter()
         plan = planning.plan_run(entries(), partition, policy, as_of)
         decisions = []
@@ -88,7 +88,8 @@ class PartitionWork:
         await self.producer.flush()
         async with self.pool.acquire() as conn:
             await store.save_run(conn, as_of, partition, policy.version, decisions, dict(plan.retained),
-                                 plan.count(Decision.RETAIN_EXCLUDED), plan.count(Decision.RETAIN_BY_RULE))
+                                 plan.count(Decision.RETAIN_EXCLUDED), plan.count(Decision.RETAIN_BY_RULE),
+                                 covered)
         metrics.REMOVALS_REQUESTED.inc(len(decisions))
         for device in plan.removals:
             metrics.DECISIONS.labels(Decision.REMOVE, device.device_type, policy.version).inc()
@@ -97,9 +98,10 @@ class PartitionWork:
             metrics.DECISIONS.labels(decision, device_type, policy.version).inc(count)
         metrics.RUNS.inc()
         metrics.RUN_SECONDS.set(time.perf_counter() - started)
-        log.info("run as of %s, partition %d, policy %s: %d removals asked, %d kept by exclusion, "
-                 "%d kept by rule", as_of.isoformat(), partition, policy.version, len(decisions),
-                 plan.count(Decision.RETAIN_EXCLUDED), plan.count(Decision.RETAIN_BY_RULE))
+        log.info("run as of %s, partition %d, policy %s, device events below offset %d: %d removals "
+                 "asked, %d kept by exclusion, %d kept by rule", as_of.isoformat(), partition,
+                 policy.version, covered, len(decisions), plan.count(Decision.RETAIN_EXCLUDED),
+                 plan.count(Decision.RETAIN_BY_RULE))
 
     async def dead_letter(self, message, reason: str) -> None:
         log.warning("dead letter from %s[%d]@%d: %s", message.topic, message.partition,

@@ -6,15 +6,11 @@ import asyncpg
 import orjson
 
 
-async def run_done(conn: asyncpg.Connection, as_of: datetime, partition: int) -> bool:
-    return await conn.fetchval("select true from housekeeping.runs where as_of = $1 and partition = $2",
-                               as_of, partition) or False
-
-
 async def save_run(conn: asyncpg.Connection, as_of: datetime, partition: int, policy_version: str,
                    decisions: list[tuple], retained: dict[str, int], retained_excluded: int,
-                   retained_by_rule: int) -> None:
-    """decisions: (device_id, device_type, pending_since, notifying_party, decision, command_id)."""
+                   retained_by_rule: int, events_covered: int) -> None:
+    """decisions: (device_id, device_type, pending_since, notifying_party, decision, command_id).
+    A run asked again adds its removals to the partition's row and replaces what it retained."""
     async with conn.transaction():
         await conn.execute("""delete from housekeeping.decisions where as_of = $1 and device_id = any($2)""",
                            as_of, [d[0] for d in decisions])
@@ -24,16 +20,23 @@ async def save_run(conn: asyncpg.Connection, as_of: datetime, partition: int, po
                      "decision", "command_id", "policy_version"],
             records=[(as_of, *d, policy_version) for d in decisions])
         await conn.execute(
-            """insert into housekeeping.runs (as_of, partition, policy_version, removals_requested,
-                 retained_excluded, retained_by_rule, retained) values ($1, $2, $3, $4, $5, $6, $7)
-               on conflict (as_of, partition) do nothing""",
+            """insert into housekeeping.runs as r (as_of, partition, policy_version, removals_requested,
+                 retained_excluded, retained_by_rule, retained, events_covered)
+               values ($1, $2, $3, $4, $5, $6, $7, $8)
+               on conflict (as_of, partition) do update set
+                 policy_version = excluded.policy_version,
+                 removals_requested = r.removals_requested + excluded.removals_requested,
+                 retained_excluded = excluded.retained_excluded, retained_by_rule = excluded.retained_by_rule,
+                 retained = excluded.retained,
+                 events_covered = greatest(r.events_covered, excluded.events_covered),
+                 attempts = r.attempts + 1, completed_at = now()""",
             as_of, partition, policy_version, len(decisions), retained_excluded, retained_by_rule,
-            orjson.dumps(retained).decode())
+            orjson.dumps(retained).decode(), events_covered)
 
 
 async def run_summary(conn: asyncpg.Connection, as_of: datetime) -> list[asyncpg.Record]:
     return await conn.fetch("""select partition, policy_version, removals_requested, retained_excluded,
-                                      retained_by_rule, retained, completed_at
+                                      retained_by_rule, retained, events_covered, attempts, completed_at
                                from housekeeping.runs where as_of = $1 order by partition""", as_of)
 
 

@@ -4,7 +4,9 @@ and the per-partition work (runs, forecasts, retention reports) that scans it.
 A run reaches every partition the faust way: the run message is fanned out to every partition of
 an internal work topic with as many partitions as the device events, so faust's co-partitioning
 assignor gives work partition p to the worker that holds table partition p, and that worker scans
-only its own entries. Delivery is at least once; every effect of the work is idempotent.
+only its own entries. Each work message carries where partition p's committed device events ended
+when it was fanned out; the work waits until the table holds them (coverage.py). Delivery is at
+least once; every effect of the work is idempotent.
 """
 import asyncio
 import logging
@@ -19,8 +21,10 @@ from pydantic import ValidationError
 
 from services.housekeeping import metrics
 from services.housekeeping.config import HousekeepingSettings, app_id
+from services.housekeeping.coverage import EventEnds, Progress
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
+from services.housekeeping.table import writer
 from shared import topics
 from shared.kafka import TopicSpec, admin_client, apply_topics, client_options
 from shared.processor import TRANSIENT
@@ -70,7 +74,7 @@ class Tracker:
         self.app = faust.App(
             name, broker=[f"kafka://{s}" for s in settings.kafka_bootstrap_servers.split(",")],
             broker_credentials=broker_credentials(settings),
-            store="memory://", web_enabled=False, datadir=str(config.data_dir / name),
+            store=config.table_store, web_enabled=False, datadir=str(config.data_dir / name),
             topic_partitions=self.partitions, topic_replication_factor=settings.replication_factor,
             consumer_auto_offset_reset="earliest", stream_buffer_maxsize=16_384,
             broker_max_poll_records=2_000, producer_linger_ms=5,
@@ -78,7 +82,7 @@ class Tracker:
         )
         raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
         self.devices = self.app.Table("pending-devices", partitions=self.partitions,
-                                      key_type=bytes, value_type=bytes)
+                                      key_type=bytes, value_type=bytes)  # bytes: raw in every store
         self.work_topic = self.app.topic(f"{name}-partition-work", partitions=self.partitions,
                                          internal=True, **raw)
         events = self.app.topic(settings.topics.device_events, **raw)
@@ -87,6 +91,16 @@ class Tracker:
         self.app.agent(runs, name=f"{name}.runs")(self._fan_out_runs)
         self.app.agent(self.work_topic, name=f"{name}.work")(self._partition_work)
         self.app.timer(config.run_interval_seconds, on_leader=True)(self._scheduled_run)
+        self.app.on_partitions_revoked.connect(self._revoked)
+        self.ends, self.progress = EventEnds(settings), Progress(settings, name)
+
+    async def open(self) -> None:
+        await self.ends.start()
+        await self.progress.start()
+
+    async def close(self) -> None:
+        await self.ends.stop()
+        await self.progress.stop()
 
     async def create_topics(self) -> None:
         """faust creates its own topics when it starts, which on a new cluster is after its first
@@ -115,18 +129,19 @@ class Tracker:
         # In batches: faust's per-event machinery, not this code, bounds the ingestion rate.
         # Each change goes to the changelog partition of its own event, as Table.__setitem__
         # would send it, so that a table partition always moves with its device events.
+        applied, write = self.progress.applied, writer(self.devices.data)
         async for events in stream.take_events(2_000, within=0.05):
             for event in events:
+                applied[event.message.partition] = event.message.offset + 1
                 try:
-                    key, entry = parse_event(event.message.partition, event.value)
+                    change = parse_event(event.message.partition, event.value)
                 except ValueError as error:
                     await self.work.dead_letter(event.message, f"not a device event: {error}")
                     continue
-                if entry is not None:
-                    self.devices.data[key] = entry
-                elif key in self.devices.data:
-                    del self.devices.data[key]
-                else:
+                if change is None:
+                    continue
+                key, entry = change
+                if not write(event.message.partition, key, entry):
                     continue
                 self.devices.send_changelog(event.message.partition, key, entry, value_serializer="raw")
             metrics.TRACKED_EVENTS.inc(len(events))
@@ -143,18 +158,30 @@ class Tracker:
                                 "policy": self.work.policy.current.model_dump(mode="json")})
 
     async def fan_out(self, work: dict) -> None:
-        value = orjson.dumps(work)
+        """One work message per partition, each with the end of its committed device events."""
+        ends = await self.ends.now()
         for partition in range(self.partitions):
+            value = orjson.dumps({**work, "events_end": ends[partition]})
             await self.producer.send(self.work_topic.get_topic_name(), value, partition=partition)
         await self.producer.flush()
 
     async def _partition_work(self, stream) -> None:
         async for event in stream.events():
+            partition = event.message.partition
+            try:
+                work = orjson.loads(event.value)
+                target = int(work.get("events_end", 0))
+            except (ValueError, TypeError, AttributeError) as error:
+                await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
+                continue
+            covered = await self.progress.wait(partition, target, lambda: self._keeps(partition))
+            if covered is None:
+                await self._requeue(event)
+                continue
             delay = 0.2
             while True:
                 try:
-                    work = orjson.loads(event.value)
-                    await self.work.handle(event.message.partition, work, self.entries)
+                    await self.work.handle(partition, {**work, "events_covered": covered}, self.entries)
                 except (ValueError, KeyError, TypeError, ValidationError) as error:
                     await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
                 except TRANSIENT as error:  # the work is retried, never skipped
@@ -163,6 +190,26 @@ class Tracker:
                     delay = min(delay * 2, 5.0)
                     continue
                 break
+
+    def _keeps(self, partition: int) -> bool:
+        """The work of this partition may still finish here: the partition is still ours and its
+        events still flow. faust stops the flow when a rebalance begins or the worker stops, and
+        then waits for every message in hand: waiting on would hold up both for good."""
+        tp = (self.work_topic.get_topic_name(), partition)
+        consumer = self.app.consumer
+        return consumer.flow_active and not self.app.rebalancing and tp in consumer.assignment()
+
+    async def _requeue(self, event) -> None:
+        """Work that cannot wait here any longer goes back on its partition, for whoever owns it
+        next: faust commits its offset before the rebalance or the stop, so dropping it would lose it."""
+        log.info("partition %d moves or stops while its work waits: work put back", event.message.partition)
+        await self.producer.send(self.work_topic.get_topic_name(), event.value,
+                                 partition=event.message.partition)
+        await self.producer.flush()
+        metrics.WORK_REQUEUED.inc()
+
+    async def _revoked(self, sender, revoked, **kwargs) -> None:
+        self.progress.forget({tp.partition for tp in revoked if tp.topic == self.settings.topics.device_events})
 
     async def _scheduled_run(self) -> None:
         as_of = self.clock().astimezone(UTC)

@@ -3,22 +3,31 @@
 being read from the responses topic (read_committed). Open loop, so no coordinated omission.
 
 The SMI is filled first with the devices the mix reads and changes; the first seconds at full rate
-are a warm-up (answered, plotted, not counted); then the measured period."""
+are a warm-up (answered, plotted, not counted); then the measured period.
+
+The same requests are then offered at the same rate to two echoes of the same two-hop shape
+(`tests/bench/echo.py`): the platform's kernel with the database and the logic taken out (the
+same-run transactional ceiling the platform's p99 is judged against), and plain consume-and-produce
+without transactions (the floor)."""
 import asyncio
-import contextlib
 import os
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from shared.duis import codec
 from tests.bench.openloop import LatencyBook, offer, percentile
 from tests.bench.plot import latency_png
-from tests.bench.workload import load_topic, read_arrivals, service_mix, smi_population, wait_idle
-from tests.support import drop_database, isolated_settings, start_process
+from tests.bench.workload import (Record, load_topic, read_arrivals, service_mix, smi_population, stop_processes,
+                                  wait_idle)
+from tests.support import REPO_ROOT, drop_database, isolated_settings, service_env, start_process
 
 RATE = 500
 TARGET_P99_MS = 100
+TARGET_RATIO_TO_ECHO = 2
 PLOT = Path(__file__).resolve().parents[2] / "docs" / "benchmarks-latency.png"
 MIX = "50% 8.2 Read Inventory, 30% 12.2 pre-notification, 20% 8.4 status change; 20% JSON, 80% XML"
 
@@ -26,10 +35,12 @@ MIX = "50% 8.2 Read Inventory, 30% 12.2 pre-notification, 20% 8.4 status change;
 @dataclass
 class Run:
     book: LatencyBook
-    ids: list[str]        # every request offered, in order
+    plan: list[Record]    # every request offered, in order
+    ids: list[str]        # their RequestIDs
     warmup_n: int         # the first ones, answered but not counted
     population: int
     settled: float        # seconds the services took to go idle after the SMI was filled
+    logs: Path
 
 
 async def offer_mix(bootstrap: str, database_url: str, warmup_s: float, measured_s: float,
@@ -49,13 +60,9 @@ async def offer_mix(bootstrap: str, database_url: str, warmup_s: float, measured
         settled = await wait_idle([p.pid for p in processes])
         book = await offer(bootstrap, settings.topics.requests, plan, RATE, [settings.topics.responses], 30)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.wait(30)
+        stop_processes(processes)
         await drop_database(settings, database_url)
-    return Run(book, [r.request_id for r in plan], warmup_n, population, settled)
+    return Run(book, plan, [r.request_id for r in plan], warmup_n, population, settled, logs)
 
 
 async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
@@ -64,14 +71,18 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     book, ids, population, settled = run.book, run.ids, run.population, run.settled
     warmup, measured = ids[:run.warmup_n], ids[run.warmup_n:]
     latencies = book.latencies(measured)
+    echoes = {mode: (await _echo(bootstrap, database_url, mode, run.plan, run.logs)).latencies(measured)
+              for mode in ("transactional", "plain")}
     missing, refused = len(book.unanswered(ids)), len(book.not_accepted(ids))
     start = book.due[ids[0]]
     latency_png(PLOT, _points(book, warmup, start), _points(book, measured, start), TARGET_P99_MS,
                 f"{RATE} requests/s offered, intake + inventory; scale {scale:g}, "
                 f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
 
-    def ms(q: float) -> float:
-        return round(percentile(latencies, q) * 1000, 1) if latencies else float("nan")
+    def ms(q: float, of: list[float] = latencies) -> float:
+        return round(percentile(of, q) * 1000, 1) if of else float("nan")
+
+    echo_p99, floor_p99 = ms(0.99, echoes["transactional"]), ms(0.99, echoes["plain"])
 
     setting = (f"{len(measured)} requests over {measured_s:g} s after a {warmup_s:g} s warm-up; {MIX}; "
                f"{population} devices in the SMI, services settled for {settled:.0f} s first")
@@ -80,6 +91,12 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
          "note": f"due time on the schedule to the response read (read_committed); {setting}"},
         {"name": "e2e_latency_p99_at_500rps", "value": ms(0.99), "unit": "ms", "target": f"< {TARGET_P99_MS}",
          "note": "no coordinated omission: latency counts from each request's due time"},
+        {"name": "e2e_p99_ratio_to_transactional_echo", "value": round(ms(0.99) / echo_p99, 2), "unit": "x",
+         "target": f"<= {TARGET_RATIO_TO_ECHO}", "ceiling": echo_p99,
+         "note": f"the same requests at the same rate through two hops of the platform's kernel with the "
+                 f"database and logic taken out: p50 {ms(0.5, echoes['transactional'])} ms, p99 {echo_p99} ms "
+                 f"({len(echoes['transactional'])} answered of {len(measured)}); without transactions (the "
+                 f"floor): p50 {ms(0.5, echoes['plain'])} ms, p99 {floor_p99} ms"},
         {"name": "e2e_latency_p99_9_at_500rps", "value": ms(0.999), "unit": "ms", "target": None, "note": ""},
         {"name": "e2e_latency_max_at_500rps", "value": round(max(latencies, default=float("nan")) * 1000, 1),
          "unit": "ms", "target": None, "note": "plot: benchmarks-latency.png"},
@@ -93,13 +110,36 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     ]
 
 
+async def _echo(bootstrap: str, database_url: str, mode: str, plan, logs: Path) -> LatencyBook:
+    """The plan offered to a two-hop echo (`tests/bench/echo.py`) on topics of its own."""
+    settings = await isolated_settings(bootstrap, database_url)
+    topics = settings.topics
+    hops = [subprocess.Popen([sys.executable, "-m", "tests.bench.echo", mode, source, target, f"smi-echo-{name}"],
+                             cwd=REPO_ROOT, env=service_env(settings), stderr=subprocess.STDOUT,
+                             stdout=open(logs / f"echo-{mode}-{name}.log", "ab"))
+            for name, source, target in (("a", topics.requests, topics.inventory_commands),
+                                         ("b", topics.inventory_commands, topics.responses))]
+    try:
+        # Both hops have joined their groups once a first record makes it through.
+        probe = Record(b"probe", b'{"Header": {"RequestID": "probe"}}', "application/json", request_id="probe")
+        answered = await offer(bootstrap, topics.requests, [probe], 1, [topics.responses], 60, identify=_echoed)
+        if answered.unanswered(["probe"]):
+            raise RuntimeError(f"the {mode} echo passed nothing on within 60 s (logs in {logs})")
+        return await offer(bootstrap, topics.requests, plan, RATE, [topics.responses], 30, identify=_echoed)
+    finally:
+        stop_processes(hops)
+        await drop_database(settings, database_url)
+
+
+def _echoed(record) -> tuple[str, str | None]:
+    return codec.guess_request_id(record.value), "I0"
+
+
 def _points(book: LatencyBook, ids: list[str], start: float) -> list[tuple[float, float]]:
     return [(book.due[r] - start, book.answered[r] - book.due[r]) for r in ids if r in book.answered]
 
 
 if __name__ == "__main__":
-    import sys
-
     for row in asyncio.run(main(os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"],
                                 float(sys.argv[1]) if len(sys.argv) > 1 else 0.1)):
         print(row)

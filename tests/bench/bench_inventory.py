@@ -19,7 +19,7 @@ from shared.duis.build import device_id
 from shared.duis.models import DevicePrenotification
 from tests.bench.openloop import offer, percentile
 from tests.bench.workload import (Record, cpu_seconds, free_port, load_topic, read_arrivals_when_quiet, rss_mb,
-                                  wait_idle)
+                                  stop_processes, wait_idle)
 from tests.support import SUPPLIER, SUPPLIER_2, drop_database, isolated_settings, start_process
 
 PARTIES = (SUPPLIER, SUPPLIER_2)
@@ -69,15 +69,9 @@ async def _prenotify(bootstrap: str, settings, fmt: str, count: int, http_port: 
         settled = await wait_idle(pids)
         cpu = sum(cpu_seconds(pid) for pid in pids)
     except BaseException:
-        _stop(processes)
+        stop_processes(processes)
         raise
     return Load(count / arrivals.span, arrivals.wall, cpu / count * 1e6, peak[0], settled, processes)
-
-
-def _stop(processes: list) -> None:
-    for process in processes:
-        process.terminate()
-        process.wait(30)
 
 
 async def _watch_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
@@ -172,13 +166,13 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
             http = await _http_latency(port, reads, 200, count)
             sr = await _sr_latency(settings, reads, 200, count)
         finally:
-            _stop(load.processes)
+            stop_processes(load.processes)
     finally:
         await drop_database(settings, database_url)
     xml_settings = await isolated_settings(bootstrap, database_url)
     try:
         xml = await _prenotify(bootstrap, xml_settings, "xml", xml_count)
-        _stop(xml.processes)
+        stop_processes(xml.processes)
     finally:
         await drop_database(xml_settings, database_url)
     throughput, wall, settled = load.throughput, load.wall, load.settled

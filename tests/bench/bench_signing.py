@@ -29,11 +29,16 @@ def documents(settings: Settings) -> dict[str, dict]:
 
 
 def per_call_us(function, document, seconds: float) -> float:
-    calls, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        function(document)
-        calls += 1
-    return (time.perf_counter() - started) / calls * 1e6
+    """This process's CPU time per call, the best of five rounds: on a shared machine the wall
+    clock also counts the other processes' turns."""
+    best = float("inf")
+    for _ in range(5):
+        calls, started = 0, time.process_time()
+        while time.process_time() - started < seconds / 5:
+            function(document)
+            calls += 1
+        best = min(best, (time.process_time() - started) / calls * 1e6)
+    return best
 
 
 async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
@@ -57,7 +62,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
         theirs = per_call_us(lambda d: with_library(codec.encode(d, "xml")), document, max(1.0, 3 * scale))
         rows.append({"name": f"encode and sign: {name}", "value": round(mine, 1), "unit": "us", "target": "-",
                      "ceiling": round(theirs, 1),
-                     "note": f"{size:,} bytes signed; encoded unsigned {unsigned:.1f} us, so the signature "
+                     "note": f"CPU time per answer; {size:,} bytes signed; encoded unsigned {unsigned:.1f} us, so the signature "
                              f"adds {mine - unsigned:.1f} us; ceiling: the same encoding signed by signxml "
                              f"XMLSigner (ratio {mine / theirs:.2f})"})
     return rows

@@ -1,6 +1,7 @@
 """What the benchmarks share: synthetic request mixes, loading a topic, reading when outputs were
 written, and the services' CPU and memory as /proc shows them."""
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -193,3 +194,12 @@ def service_mix(count: int, population: int, first_counter: int = 1_000_000) -> 
         out.append(Record(party.encode(), build.request(party, counter, variant, body, fmt),
                           f"application/{fmt}", request_id=build.request_id(party, counter)))
     return out
+
+
+def stop_processes(processes) -> None:
+    """SIGTERM every service process, then wait for each (a stuck one is left to the OS)."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.wait(30)

@@ -231,3 +231,32 @@ async def test_scheduled_run_uses_the_clock(settings, bus, tmp_path):
     assert alerted(alerts) == {due: SUPPLIER}
     assert len(alerts) == 1  # a run every second, all as of the same instant: one removal
     assert {c.as_of for c in inventory.commands} == {clock_now}
+
+
+async def test_asking_again_removes_what_was_missed_and_alerts_nothing_twice(settings, bus, tmp_path):
+    first = [device_id(100 + n) for n in range(5)]
+    late = [device_id(120 + n) for n in range(3)]
+    async with housekeeping(settings, tmp_path) as service, FakeInventory(settings, bus) as inventory:
+        await inventory.publish(*(pending(d, "ESME", at("2023-06-01T00:00:00")) for d in first))
+        await wait_tracked(service, 5)
+        inventory.answering.clear()  # the first run's removals are still on their way
+        await run(bus, settings, AS_OF)
+        await bus.read(settings.topics.inventory_commands, count=5)
+        # Due as of the same instant, but committed only after the first run was asked for.
+        await inventory.publish(*(pending(d, "GSME", at("2023-06-01T00:00:00")) for d in late))
+        await wait_tracked(service, 8)
+        await run(bus, settings, AS_OF)
+        commands = await bus.read(settings.topics.inventory_commands, count=13)
+        inventory.answering.set()
+        alerts = await bus.read(settings.topics.alerts, count=8, settle=4)
+        await wait_tracked(service, 0)  # the refusals of repeated commands bring nothing back
+        await run(bus, settings, AS_OF)
+        await asyncio.sleep(3)
+        async with service.work.pool.acquire() as conn:
+            runs = await conn.fetch("select attempts, events_covered from housekeeping.runs")
+    assert sorted(orjson.loads(c.value)["device_id"] for c in commands) == sorted(first * 2 + late)
+    assert sorted(alerted(alerts)) == sorted(first + late)
+    assert len(alerts) == 8
+    assert len(inventory.commands) == 13  # the third run found nothing left to remove
+    assert [r["attempts"] for r in runs] == [3] * settings.partitions
+    assert all(r["events_covered"] is not None for r in runs)

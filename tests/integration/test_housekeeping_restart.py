@@ -1,5 +1,6 @@
 """A housekeeping worker killed in the middle of a run: restarted, it misses no due device and
-sends no N8 twice."""
+sends no N8 twice. A worker stopped while it restores its table stops at once and leaves its
+consumer groups."""
 import asyncio
 import time
 from collections import Counter
@@ -7,25 +8,17 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.housekeeping.config import app_id
+from shared.kafka import admin_client
+from tests.bench.workload import load_topic
 from tests.integration.test_housekeeping_flow import alerted
-from tests.integration.test_housekeeping_support import FakeInventory, device_id, pending, write_policy
+from tests.integration.test_housekeeping_support import (FakeInventory, device_id, pending, wait_ingested,
+                                                         write_policy)
 from tests.support import start_process
 
 pytestmark = pytest.mark.integration
 DUE = 3000
-
-
-async def committed(settings) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=app_id(settings))
-    await consumer.start()
-    try:
-        return sum([await consumer.committed(TopicPartition(settings.topics.device_events, p)) or 0
-                    for p in range(settings.partitions)])
-    finally:
-        await consumer.stop()
 
 
 async def test_worker_killed_mid_run_misses_nothing_and_alerts_once(settings, bus, tmp_path, monkeypatch):
@@ -37,10 +30,8 @@ async def test_worker_killed_mid_run_misses_nothing_and_alerts_once(settings, bu
         await inventory.publish(*(pending(d, "ESME", since) for d in devices))
         worker = start_process("housekeeping", settings, tmp_path / "first.log")
         try:
+            await wait_ingested(settings, DUE, 90)
             deadline = time.monotonic() + 90
-            while await committed(settings) < DUE:
-                assert time.monotonic() < deadline, "the first worker did not ingest the devices"
-                await asyncio.sleep(0.5)
             await bus.send(settings.topics.housekeeping_runs,
                            orjson.dumps({"as_of": "2025-03-01T00:00:00Z"}))
             await bus.flush()
@@ -63,3 +54,43 @@ async def test_worker_killed_mid_run_misses_nothing_and_alerts_once(settings, bu
     assert set(keys) == set(devices)
     assert max(keys.values()) == 1
     assert not any(d in inventory.devices for d in devices)
+
+
+async def test_stopped_while_restoring_its_table_it_stops_and_leaves_its_groups(settings, tmp_path, monkeypatch):
+    from tests.integration.test_housekeeping_catch_up import young
+    monkeypatch.setenv("SMI_HOUSEKEEPING_POLICY_FILE", str(write_policy(tmp_path / "policy.yaml")))
+    monkeypatch.setenv("SMI_HOUSEKEEPING_DATA_DIR", str(tmp_path / "faust"))
+    seeded = 60_000
+    await load_topic(settings.kafka_bootstrap_servers, settings.topics.device_events, young(0, seeded),
+                     linger_ms=50, max_batch_size=1024 * 1024)
+    worker = start_process("housekeeping", settings, tmp_path / "first.log")
+    try:
+        await wait_ingested(settings, seeded, 180)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    log = tmp_path / "second.log"
+    worker = start_process("housekeeping", settings, log)
+    deadline = time.monotonic() + 120
+    try:
+        while "Restoring state from changelog" not in (log.read_text() if log.exists() else ""):
+            assert worker.poll() is None and time.monotonic() < deadline, "no restore began"
+            await asyncio.sleep(0.05)
+        asked = time.monotonic()
+        worker.terminate()
+        worker.wait(30)
+        stopped_after = time.monotonic() - asked
+        assert stopped_after < 5, f"stopped {stopped_after:.1f}s after SIGTERM"
+        assert "Worker ready" not in log.read_text()  # it was stopped mid-restore
+    finally:
+        worker.kill()
+        worker.wait(10)
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        groups = [await admin.describe_consumer_groups([group])  # one at a time: aiokafka misreads two
+                  for group in (app_id(settings), f"{app_id(settings)}-alerts")]
+    finally:
+        await admin.close()
+    assert worker.returncode == 0
+    assert [len(g[0].groups[0][5]) for g in groups] == [0, 0]  # no member left behind

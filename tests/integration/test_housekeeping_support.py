@@ -1,13 +1,14 @@
 """Playing inventory's part for housekeeping tests: device events out, RemoveDevice answered."""
 import asyncio
 import contextlib
+import time
 import uuid
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.housekeeping.app import serve, wall_clock
-from services.housekeeping.config import HousekeepingSettings
+from services.housekeeping.config import HousekeepingSettings, app_id
 from shared.messages import DeviceEvent, RemoveDevice
 from tests.support import CSP_NORTH, SUPPLIER
 
@@ -50,11 +51,13 @@ def changed(event: DeviceEvent, status: str, at: datetime) -> DeviceEvent:
 
 class FakeInventory:
     """Keeps the latest event per device; removes a device on RemoveDevice only while it is
-    still Pending since the command's pending_since (as inventory does), else refuses."""
+    still Pending since the command's pending_since (as inventory does), else refuses; a device
+    removed already is refused with its archived record, still Pending, as inventory does."""
 
     def __init__(self, settings, bus) -> None:
         self.settings, self.bus = settings, bus
         self.devices: dict[str, DeviceEvent] = {}
+        self.archived: dict[str, DeviceEvent] = {}
         self.commands: list[RemoveDevice] = []
         self.answering = asyncio.Event()
         self.answering.set()
@@ -93,10 +96,11 @@ class FakeInventory:
             await consumer.stop()
 
     async def _remove(self, command: RemoveDevice) -> None:
-        current = self.devices.get(command.device_id)
+        current = self.devices.get(command.device_id) or self.archived.get(command.device_id)
         if current is None:
             return
-        still_due = current.status == "Pending" and current.status_since == command.pending_since
+        still_due = command.device_id in self.devices and current.status == "Pending" \
+            and current.status_since == command.pending_since
         answer = current.model_copy(update={
             "type": "DeviceRemoved" if still_due else "RemovalRefused", "event_id": uuid.uuid4().hex,
             "previous_status": current.status, "status": None if still_due else current.status,
@@ -104,7 +108,7 @@ class FakeInventory:
             "cause": "RemoveDevice", "command_id": command.command_id,
             "policy_version": command.policy_version, "reason": command.reason})
         if still_due:
-            del self.devices[command.device_id]
+            self.archived[command.device_id] = self.devices.pop(command.device_id)
         await self.bus.send(self.settings.topics.device_events, answer.to_bytes(),
                             key=command.device_id.encode())
         await self.bus.flush()
@@ -136,3 +140,21 @@ async def wait_tracked(service, count: int, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.1)
 
 
+
+
+async def wait_ingested(settings, count: int, timeout: float) -> None:
+    """Until the housekeeping worker's group has committed `count` device events."""
+    deadline = time.monotonic() + timeout
+    while await _committed(settings) < count:
+        assert time.monotonic() < deadline, f"the worker did not ingest {count} device events in {timeout:.0f} s"
+        await asyncio.sleep(0.5)
+
+
+async def _committed(settings) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=app_id(settings))
+    await consumer.start()
+    try:
+        return sum([await consumer.committed(TopicPartition(settings.topics.device_events, p)) or 0
+                    for p in range(settings.partitions)])
+    finally:
+        await consumer.stop()

@@ -7,6 +7,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import murmur2
+from prometheus_client import REGISTRY
 
 from shared import db, kafka
 from shared.kafka import Output
@@ -38,6 +39,12 @@ def _partition(key: bytes, settings) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % settings.partitions
 
 
+def _stage_counts(service: str = "test") -> dict[str, float]:
+    stages = ("fetch_wait", "database", "queued", "kafka_send", "kafka_offsets", "kafka_commit", "plain_commit")
+    return {stage: REGISTRY.get_sample_value("smi_stage_duration_seconds_count",
+                                             {"service": service, "stage": stage}) or 0.0 for stage in stages}
+
+
 def _serve(pool, make=_processor):
     """A service running the one processor that `make` builds."""
     async def serve(settings, stop):
@@ -57,6 +64,7 @@ async def test_batch_applied_but_not_published_is_published_once_by_the_next_own
         saved = await _processor(settings, pool)._apply(records[:2])
         assert [o.value for o in saved] == [b"echo:r0", b"echo:r1"]
         await bus.send(settings.topics.csp_events, b"boom", key=b"k")
+        stages_before = _stage_counts()
         async with running(_serve(pool), settings):
             published = await bus.read(settings.topics.alerts, count=3, settle=1.5)
             letters = await bus.read(settings.topics.dead_letters, count=1, settle=0.5)
@@ -65,6 +73,8 @@ async def test_batch_applied_but_not_published_is_published_once_by_the_next_own
     finally:
         await pool.close()
     assert sorted(r.value for r in published) == [b"echo:r0", b"echo:r1", b"echo:r2"]
+    timed = {stage for stage, count in _stage_counts().items() if count > stages_before[stage]}
+    assert {"fetch_wait", "database", "queued", "kafka_send", "kafka_offsets", "kafka_commit"} <= timed
     assert sorted(effects) == [b"r0", b"r1", b"r2"], "each effect applied once"
     assert [r.value for r in letters] == [b"boom"]
     assert dict(letters[0].headers)["dlq-reason"] == b"the handler failed on this record"
@@ -102,6 +112,7 @@ async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(
         assert [(r["offset"], r["seq"]) for r in saved] == [(2, 0)], "only the record that produced output"
         async with running(_serve(pool, _quiet_processor), settings):  # the next owner publishes the saved output
             assert [r.value for r in await bus.read(settings.topics.alerts, count=1)] == [b"first:loud2"]
+        plain_commits = _stage_counts()["plain_commit"]
         async with running(_serve(pool, _quiet_processor), settings):  # and a restart redoes nothing
             await bus.send(settings.topics.csp_events, b"quiet4", key=b"k")
             published = await bus.read(settings.topics.alerts, count=1, settle=2.0)
@@ -112,6 +123,7 @@ async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(
         await pool.close()
     assert [r.value for r in published] == [b"first:loud2"]
     assert effects == 5
+    assert _stage_counts()["plain_commit"] > plain_commits, "a quiet batch's plain commit is timed"
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 group_id="smi-kernel-quiet" + settings.group_suffix, enable_auto_commit=False)
     await consumer.start()

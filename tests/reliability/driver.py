@@ -3,6 +3,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -65,8 +66,11 @@ class Observer:
 
 class Driver:
     def __init__(self, settings: Settings, workload: Workload, expected: Expected,
-                 observer: Observer, wait_seconds: float, spread: float = SEND_SECONDS) -> None:
+                 observer: Observer, wait_seconds: float,
+                 before_phase: Callable[[str], Awaitable[None]] | None = None,
+                 spread: float = SEND_SECONDS) -> None:
         self.settings, self.workload, self.expected = settings, workload, expected
+        self.before_phase = before_phase
         self.observer, self.wait_seconds = observer, wait_seconds
         self.sent: Counter[str] = Counter()
         self.records_sent = 0
@@ -81,6 +85,8 @@ class Driver:
         await self.producer.start()
         try:
             for phase in self.workload.phases:
+                if self.before_phase:
+                    await self.before_phase(phase.name)
                 await self._send(phase)
                 for condition in phase.then:
                     await self._wait(phase, condition)

@@ -7,16 +7,20 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.acl import KafkaTools
 from deploy.local import stack
 from shared.kafka import transactional_id
+from tests.integration.test_housekeeping_support import device_id, pending
 from tests.reliability.driver import SEND_SECONDS
 from tests.reliability.platform import SERVICES, Platform
 
 log = logging.getLogger(__name__)
+BACKLOG = 20_000  # device events of other devices put before a restarted housekeeping worker
 
 
 @dataclass
@@ -24,6 +28,9 @@ class Fault:
     name: str
     pause: tuple[float, float]       # seconds between strikes
     targets: tuple[str, ...] = ("",)  # each struck at least once, in a shuffled cycle
+    # False: the housekeeping runs are sent without waiting for housekeeping to take in the
+    # device events before them, so a run meets a worker that restores, rebalances or lags.
+    runs_wait_for_catch_up: bool = True
     spread: float = SEND_SECONDS      # the load's inputs are spread over at least this long
     brokers: int = 1                  # of the stack the fault needs
 
@@ -32,6 +39,9 @@ class Fault:
 
     async def heal(self, platform: Platform) -> None:
         pass
+
+    async def before_phase(self, platform: Platform, phase: str) -> None:
+        """Called as the workload is about to send a phase's inputs."""
 
 
 class KillServices(Fault):
@@ -61,6 +71,60 @@ class SecondInstance(Fault):
         for service in SERVICES:
             if (service, "b") in platform.processes:
                 await asyncio.to_thread(platform.stop, service, "b")
+
+
+class HousekeepingRestarts(Fault):
+    """Housekeeping down while every other input is sent, started again as the runs are sent,
+    so that they meet a worker with the whole backlog of device events still to take in; then
+    stopped (SIGTERM) or killed and started again at once, or a second instance joining and
+    leaving, every 6 to 12 s while the runs are carried out."""
+
+    def __init__(self) -> None:
+        # A pause long enough for a restarted worker to restore and take in some of the backlog.
+        super().__init__("housekeeping restarts/rebalances during runs", (6.0, 12.0),
+                         ("stop", "kill", "second"), runs_wait_for_catch_up=False)
+        self.runs_sent = asyncio.Event()
+
+    async def before_phase(self, platform, phase):
+        if phase == "setup":
+            await asyncio.to_thread(platform.stop, "housekeeping")
+            await _backlog(platform.settings, BACKLOG)
+        elif phase == "housekeeping":
+            platform.start("housekeeping")
+            self.runs_sent.set()
+
+    async def strike(self, platform, target, rng):
+        await self.runs_sent.wait()
+        if target == "second":
+            platform.start("housekeeping", "b")
+            await asyncio.sleep(rng.uniform(3.0, 8.0))
+            await asyncio.to_thread(platform.stop, "housekeeping", "b")
+            return
+        if target == "stop":
+            await asyncio.to_thread(platform.stop, "housekeeping")
+        else:
+            platform.kill("housekeeping")
+        platform.start("housekeeping")
+
+    async def heal(self, platform):
+        if ("housekeeping", "b") in platform.processes:
+            await asyncio.to_thread(platform.stop, "housekeeping", "b")
+
+
+async def _backlog(settings, count: int) -> None:
+    """Device events of other devices, Pending since now (never due at the run), ahead of the
+    workload's on every partition: the stream a large population puts before a restarted worker."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=50,
+                                max_batch_size=1024 * 1024)
+    await producer.start()
+    try:
+        now = datetime.now(UTC)
+        for n in range(count):
+            event = pending(device_id(n, "00-DF"), "ESME", now)
+            await producer.send(settings.topics.device_events, event.to_bytes(), key=event.device_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 class BrokerRestart(Fault):
@@ -184,7 +248,8 @@ async def _in_sync(bootstrap: str, timeout: float) -> None:
 
 FAULTS = {"none": lambda: Fault("none (baseline)", (1.0, 1.0), ()),
           "kill": KillServices, "rebalance": SecondInstance,
-          "broker": BrokerRestart, "postgres": PostgresRestart, "failover": Failover}
+          "broker": BrokerRestart, "postgres": PostgresRestart, "housekeeping": HousekeepingRestarts,
+          "failover": Failover}
 
 
 async def inject(fault: Fault, platform: Platform, rng: random.Random, started: asyncio.Event,

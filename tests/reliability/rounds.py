@@ -5,6 +5,7 @@ import logging
 import random
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from tests.reliability.check import Counts, check
@@ -24,7 +25,8 @@ async def run_round(fault_name: str, stack: Stack, bootstrap: str, database_url:
     fault = FAULTS[fault_name]()
     assert stack.brokers >= fault.brokers, f"{fault.name} needs {fault.brokers} brokers"
     rng = random.Random(f"{seed}-{fault_name}")
-    workload = generate(seed, requests, datetime.now(UTC).replace(second=0, microsecond=0))
+    workload = generate(seed, requests, datetime.now(UTC).replace(second=0, microsecond=0),
+                        fault.runs_wait_for_catch_up)
     expected = expect(workload)
     settings = await isolated_settings(bootstrap, database_url,
                                        replication_factor=stack.layout.replication_factor)
@@ -36,7 +38,8 @@ async def run_round(fault_name: str, stack: Stack, bootstrap: str, database_url:
     done = asyncio.Event()
     try:
         await observer.start()
-        driver = Driver(settings, workload, expected, observer, wait_seconds, fault.spread)
+        driver = Driver(settings, workload, expected, observer, wait_seconds,
+                        partial(fault.before_phase, platform), fault.spread)
         injector = asyncio.create_task(inject(fault, platform, rng, driver.sending, done))
         watchdog = asyncio.create_task(_revive_forever(platform))
         try:

@@ -10,7 +10,7 @@ from tests.reliability.faults import FAULTS
 
 REQUESTS = int(os.environ.get("SMI_RELIABILITY_REQUESTS", "150"))
 SEED = int(os.environ.get("SMI_RELIABILITY_SEED", "60117"))
-SELECTED = os.environ.get("SMI_RELIABILITY_FAULTS", "kill,rebalance,broker,postgres,failover").split(",")
+SELECTED = os.environ.get("SMI_RELIABILITY_FAULTS", "kill,rebalance,broker,postgres,housekeeping,failover").split(",")
 # Housekeeping takes its run requests through faust (at least once) and dead-letters an unusable
 # one with a plain send: a worker killed after that send and before faust commits the offset
 # dead-letters it again on restart. Only that, alone, is let through as an expected failure.

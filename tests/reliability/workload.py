@@ -53,12 +53,12 @@ class Workload:
         return [s for p in self.phases for s in p.steps]
 
 
-def generate(seed: int, requests: int, now: datetime) -> Workload:
-    return _Generator(random.Random(seed), now).build(requests)
+def generate(seed: int, requests: int, now: datetime, runs_wait_for_catch_up: bool = True) -> Workload:
+    return _Generator(random.Random(seed), now, runs_wait_for_catch_up).build(requests)
 
 
 class _Generator:
-    def __init__(self, rng: random.Random, now: datetime) -> None:
+    def __init__(self, rng: random.Random, now: datetime, runs_wait_for_catch_up: bool) -> None:
         self.rng, self.now = rng, now
         # Pending since before `aged_before` is due at the run; every later change is after it.
         self.old, self.recent = now - timedelta(days=3), now - timedelta(days=1)
@@ -66,7 +66,8 @@ class _Generator:
         self.counters = {p: 0 for p in (*SUPPLIERS, STRANGER)}
         self.phases = {n: Phase(n) for n in ("setup", "changes", "returns", "housekeeping", "after")}
         self.phases["setup"].then = ("answered", "hubs_added")
-        self.phases["returns"].then = ("answered", "housekeeping_caught_up")
+        self.phases["returns"].then = ("answered", "housekeeping_caught_up") if runs_wait_for_catch_up \
+            else ("answered",)
         self.phases["housekeeping"].then = ("n8_alerted",)
         self.devices = 0
         self.returned: dict[str, list[str]] = {p: [] for p in SUPPLIERS}  # owner -> hubs

@@ -37,6 +37,8 @@ def test_entries_round_trip_and_events_parse():
              b'"notifying_party_kind":"service_user","ever_left_pending":true,"cause":"12.2"}')
     assert parse_event(5, event) == (key, packed)
     assert parse_event(5, event.replace(b'"status":"Pending"', b'"status":"Commissioned"')) == (key, None)
+    refused = event.replace(b'"type":"DeviceAdded"', b'"type":"RemovalRefused"')
+    assert parse_event(5, refused) is None  # a refusal changes no device, even one archived Pending
 
 
 def test_a_broken_event_is_refused_with_the_reason():

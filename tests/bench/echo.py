@@ -1,0 +1,82 @@
+"""The end-to-end bench's same-run ceiling and floor: two hops that pass each request on unchanged,
+request topic -> hop A -> middle topic -> hop B -> response topic, as separate processes.
+
+`transactional`: each hop is the platform's own kernel (`shared.processor.Processor`: the same
+consumer and producer settings, batching, pipelining and Kafka transaction of records and offsets)
+with the database taken out. `plain`: each hop consumes, produces with an idempotent producer and
+commits offsets plainly once the batch is acknowledged, with no transaction: the floor.
+
+    python -m tests.bench.echo transactional|plain SOURCE TARGET GROUP   (settings from SMI_*)
+"""
+import asyncio
+import contextlib
+import sys
+from functools import partial
+
+from shared import kafka
+from shared.kafka import Output
+from shared.processor import Processor
+from shared.service import run_processors
+from shared.settings import Settings
+
+
+class _NoDatabase:
+    """Stands in for the pool and its connections: the kernel's SQL finds nothing and saves nothing."""
+
+    @contextlib.asynccontextmanager
+    async def acquire(self):
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        yield
+
+    async def fetch(self, *args):
+        return []
+
+    async def execute(self, *args):
+        return None
+
+    async def copy_records_to_table(self, *args, **kwargs):
+        return None
+
+
+async def _pass_on(target: str, conn, records) -> list[list[Output]]:
+    return [[Output(target, r.value, r.key, tuple((k, v.decode()) for k, v in r.headers))] for r in records]
+
+
+async def transactional(settings: Settings, source: str, target: str, group: str, stop: asyncio.Event) -> None:
+    hop = Processor(service="echo", group_id=group, topics=[source], handler=partial(_pass_on, target),
+                    pool=_NoDatabase(), settings=settings, schema="echo")
+    await run_processors([hop], stop)
+
+
+async def plain(settings: Settings, source: str, target: str, group: str, stop: asyncio.Event) -> None:
+    consumer = kafka.consumer(settings, group + settings.group_suffix, source)
+    producer = kafka.plain_producer(settings, linger_ms=2, max_batch_size=1024 * 1024)
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200)
+            sent = [await producer.send(target, r.value, key=r.key, headers=list(r.headers))
+                    for part in batch.values() for r in part]
+            if sent:
+                await asyncio.gather(*sent)
+                await consumer.commit({tp: part[-1].offset + 1 for tp, part in batch.items()})
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _main(mode: str, source: str, target: str, group: str) -> None:
+    import signal
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await {"transactional": transactional, "plain": plain}[mode](Settings(), source, target, group, stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(*sys.argv[1:5]))
