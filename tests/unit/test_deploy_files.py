@@ -60,6 +60,44 @@ def test_the_compose_broker_keeps_records_as_the_local_broker_does():
         assert env[f"KAFKA_{name.upper().replace('.', '_')}"] == value, name
 
 
+def _with_three_brokers() -> dict:
+    """docker-compose.yml with deploy/docker/three-brokers.yml laid over it, as compose merges
+    them: a service's mappings (environment, depends_on) key by key, anything else replaced."""
+    override = yaml.safe_load((REPO_ROOT / "deploy" / "docker" / "three-brokers.yml").read_text())
+    merged = {name: dict(service) for name, service in SERVICES.items()}
+    for name, service in override["services"].items():
+        base = merged.setdefault(name, {})
+        for key, value in service.items():
+            base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    return {"services": merged, "volumes": {**COMPOSE["volumes"], **override["volumes"]}}
+
+
+def test_the_three_broker_override_replicates_everything_and_every_client_knows_every_node():
+    compose = _with_three_brokers()
+    nodes = {name: {k: str(v) for k, v in service["environment"].items()}
+             for name, service in compose["services"].items() if name.startswith("kafka")}
+    assert sorted(nodes) == ["kafka", "kafka-2", "kafka-3"]
+    voters = {f"{env['KAFKA_NODE_ID']}@{name}:9093" for name, env in nodes.items()}
+    for name, env in nodes.items():
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters
+        assert env["KAFKA_ADVERTISED_LISTENERS"].startswith(f"PLAINTEXT://{name}:9092,")
+        assert (env["KAFKA_DEFAULT_REPLICATION_FACTOR"], env["KAFKA_MIN_INSYNC_REPLICAS"]) == ("3", "2")
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3"
+        # apart from who it is, each node is configured as the one broker of docker-compose.yml
+        same = {k: v for k, v in env.items() if k not in ("KAFKA_NODE_ID", "KAFKA_ADVERTISED_LISTENERS")}
+        assert same == {k: v for k, v in nodes["kafka"].items()
+                        if k not in ("KAFKA_NODE_ID", "KAFKA_ADVERTISED_LISTENERS")}, name
+    host_ports = [port for name in nodes for port in compose["services"][name]["ports"]]
+    assert len(set(host_ports)) == 3
+    for name in [*PLATFORM, "prepare"]:
+        service = compose["services"][name]
+        assert service["environment"]["SMI_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092,kafka-2:9092,kafka-3:9092"
+        assert int(service["environment"]["SMI_REPLICATION_FACTOR"]) == 3
+        assert {"kafka", "kafka-2", "kafka-3"} <= set(service["depends_on"]), name
+    assert {"kafka-2-data", "kafka-3-data"} <= set(compose["volumes"])
+
+
 @pytest.mark.parametrize("name", PLATFORM)
 def test_each_service_gets_the_env_and_ports_the_code_reads(name):
     service = SERVICES[name]
