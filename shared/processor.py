@@ -34,6 +34,10 @@ Key = tuple[str, int, int]
 PRUNE_EVERY_SECONDS = 10.0
 
 
+class HandlerContractError(RuntimeError):
+    """A handler broke the processor's contract: it stops the service instead of dead-lettering."""
+
+
 class Processor:
     def __init__(self, *, service: str, group_id: str, topics: Sequence[str], handler: Handler,
                  pool: asyncpg.Pool, settings: Settings, schema: str, pattern: str | None = None,
@@ -91,6 +95,16 @@ class Processor:
         if self._publishing is not None:
             await self._publishing
 
+    async def finish_batches_in_hand(self) -> None:
+        """Wait until no batch is being applied and the last one is committed."""
+        async with self._busy:
+            await self.settled()
+
+    def forget_partitions(self, partitions) -> None:
+        """Another consumer may process these meanwhile: ask the database again when they return."""
+        for tp in partitions:
+            self._seen_up_to.pop((tp.topic, tp.partition), None)
+
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Apply this batch while the previous one is still being published: the database
         work of one overlaps the Kafka transaction of the other, and commits stay in order."""
@@ -134,6 +148,8 @@ class Processor:
             except TRANSIENT as error:
                 log.warning("database unavailable, retrying batch: %s", error)
                 metrics.RETRIES.labels(self.service, "database").inc()
+            except HandlerContractError:
+                raise  # a bug in the service, not in a record: no record is to blame for it
             except Exception:
                 if len(records) == 1:
                     log.exception("handler failed on %s", _key(records[0]))
@@ -149,7 +165,9 @@ class Processor:
         done = await self._load(conn, maybe_seen) if maybe_seen else {}
         fresh = [r for r in records if _key(r) not in done]
         produced = await self.handler(conn, fresh) if fresh else []
-        assert len(produced) == len(fresh), "a handler returns one output list per record"
+        if len(produced) != len(fresh):
+            raise HandlerContractError(f"the handler returned {len(produced)} output lists for {len(fresh)} "
+                                       "records; it must return one per record, in order")
         await self._save(conn, zip(fresh, produced))
         done.update({_key(r): outs for r, outs in zip(fresh, produced)})
         return [o for r in records for o in done[_key(r)]]
@@ -251,14 +269,8 @@ class _Rebalance(ConsumerRebalanceListener):
         self.processor = processor
 
     async def on_partitions_revoked(self, revoked) -> None:
-        async with self.processor._busy:
-            await self.processor.settled()
-        self._forget(revoked)
+        await self.processor.finish_batches_in_hand()
+        self.processor.forget_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned) -> None:
-        self._forget(assigned)
-
-    def _forget(self, partitions) -> None:
-        # Another consumer may process them meanwhile: ask the database again when they return.
-        for tp in partitions:
-            self.processor._seen_up_to.pop((tp.topic, tp.partition), None)
+        self.processor.forget_partitions(assigned)

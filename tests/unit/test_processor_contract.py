@@ -1,0 +1,56 @@
+"""The kernel's contract with a handler, without a broker or a database: one output list per
+record, or the service stops; a record whose handling fails on its own goes to the dead letters."""
+import contextlib
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from shared.kafka import Output
+from shared.processor import HandlerContractError, Processor
+from shared.settings import Settings
+
+SETTINGS = Settings(kafka_bootstrap_servers="127.0.0.1:1")  # never connected to
+
+
+class _NoDatabase:
+    """The pool and its connection: nothing processed before, nothing kept."""
+
+    @contextlib.asynccontextmanager
+    async def acquire(self):
+        yield self
+
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        yield
+
+    async def fetch(self, *args):
+        return []
+
+    async def copy_records_to_table(self, *args, **kwargs):
+        return None
+
+
+def _record(offset: int, value: bytes = b"x") -> ConsumerRecord:
+    return ConsumerRecord("in", 0, offset, 0, 0, b"k", value, None, 1, len(value), [])
+
+
+def _processor(handler) -> Processor:
+    return Processor(service="contract-test", group_id="g", topics=["in"], handler=handler,
+                     pool=_NoDatabase(), settings=SETTINGS, schema="test")
+
+
+async def test_a_handler_returning_too_few_output_lists_stops_the_service():
+    async def forgets_one(conn, records):
+        return [[Output("out", r.value)] for r in records[1:]]
+    with pytest.raises(HandlerContractError, match="returned 1 output lists for 2 records"):
+        await _processor(forgets_one)._apply([_record(0), _record(1)])
+
+
+async def test_a_record_whose_handling_fails_on_its_own_is_dead_lettered():
+    async def fails_on_boom(conn, records):
+        if any(r.value == b"boom" for r in records):
+            raise ValueError("cannot handle this record")
+        return [[Output("out", r.value)] for r in records]
+    outputs = await _processor(fails_on_boom)._apply([_record(0), _record(1, b"boom"), _record(2)])
+    assert [(o.topic, o.value) for o in outputs] == [
+        ("out", b"x"), (SETTINGS.topics.dead_letters, b"boom"), ("out", b"x")]
