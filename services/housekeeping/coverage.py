@@ -21,6 +21,9 @@ from shared.kafka import admin_client, client_options
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+# Polls of a fifth of a second in a row that deliver nothing and do not move the position: what
+# is left below the end is transaction markers, not records on their way.
+TRAILING_MARKER_POLLS = 10
 
 
 class EventEnds:
@@ -62,11 +65,19 @@ class EventEnds:
         while end > 0:
             start = max(0, end - window)
             self.consumer.seek(tp, start)
-            last = None
+            last, idle, before = None, 0, start
             while await self.consumer.position(tp) < end:
-                for record in (await self.consumer.getmany(tp, timeout_ms=200)).get(tp, []):
+                records = (await self.consumer.getmany(tp, timeout_ms=200)).get(tp, [])
+                for record in records:
                     if record.offset < stable:
                         last = record.offset
+                position = await self.consumer.position(tp)
+                idle = 0 if records or position != before else idle + 1
+                before = position
+                # aiokafka never steps over transaction markers that end the partition: its
+                # position stays short of the end with nothing more to deliver below it.
+                if idle >= TRAILING_MARKER_POLLS:
+                    break
             if last is not None:
                 return last + 1
             end, window = start, window * 8
