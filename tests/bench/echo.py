@@ -20,7 +20,7 @@ from shared.service import run_processors
 from shared.settings import Settings
 
 
-class _NoDatabase:
+class NoDatabase:
     """Stands in for the pool and its connections: the kernel's SQL finds nothing and saves nothing."""
 
     @contextlib.asynccontextmanager
@@ -47,7 +47,7 @@ async def _pass_on(target: str, conn, records) -> list[list[Output]]:
 
 async def transactional(settings: Settings, source: str, target: str, group: str, stop: asyncio.Event) -> None:
     hop = Processor(service="echo", group_id=group, topics=[source], handler=partial(_pass_on, target),
-                    pool=_NoDatabase(), settings=settings, schema="echo")
+                    pool=NoDatabase(), settings=settings, schema="echo")
     await run_processors([hop], stop)
 
 

@@ -1,33 +1,14 @@
 """The kernel's contract with a handler, without a broker or a database: one output list per
 record, or the service stops; a record whose handling fails on its own goes to the dead letters."""
-import contextlib
-
 import pytest
 from aiokafka.structs import ConsumerRecord
 
 from shared.kafka import Output
 from shared.processor import HandlerContractError, Processor
 from shared.settings import Settings
+from tests.bench.echo import NoDatabase
 
 SETTINGS = Settings(kafka_bootstrap_servers="127.0.0.1:1")  # never connected to
-
-
-class _NoDatabase:
-    """The pool and its connection: nothing processed before, nothing kept."""
-
-    @contextlib.asynccontextmanager
-    async def acquire(self):
-        yield self
-
-    @contextlib.asynccontextmanager
-    async def transaction(self):
-        yield
-
-    async def fetch(self, *args):
-        return []
-
-    async def copy_records_to_table(self, *args, **kwargs):
-        return None
 
 
 def _record(offset: int, value: bytes = b"x") -> ConsumerRecord:
@@ -36,7 +17,7 @@ def _record(offset: int, value: bytes = b"x") -> ConsumerRecord:
 
 def _processor(handler) -> Processor:
     return Processor(service="contract-test", group_id="g", topics=["in"], handler=handler,
-                     pool=_NoDatabase(), settings=SETTINGS, schema="test")
+                     pool=NoDatabase(), settings=SETTINGS, schema="test")
 
 
 async def test_a_handler_returning_too_few_output_lists_stops_the_service():
