@@ -90,6 +90,15 @@ DASHBOARDS = [
         Panel("Policy version in force", [("smi_housekeeping_policy_info", "{{version}}")], kind="table"),
         Panel("Policy files refused", [("smi_housekeeping_policy_refused_total", "refused")], kind="stat"),
         Panel("Device events tracked", [(f"rate(smi_housekeeping_device_events_total[{RATE}])", "events")], "ops"),
+        Panel("Partition work waiting for the table to catch up",
+              [(f"histogram_quantile({q}, sum by (le) (rate(smi_housekeeping_catch_up_seconds_bucket[{RATE}])))",
+                f"p{round(q * 100)}") for q in (0.5, 0.99)],
+              "s", description="How long a run's or forecast's work waited until the table held every device event "
+                               "committed before it was asked for: long waits mean the tracker lags the events"),
+        Panel("Partition work put back at a rebalance or stop",
+              [("smi_housekeeping_partition_work_requeued_total", "requeued")], kind="stat",
+              description="Work that was waiting for the table when its partition moved: it is redone by "
+                          "the partition's next owner"),
     ]),
     Dashboard("smi-returns", "SMI returns", "Comms Hub returns (MP117): open, overdue, reasons", [
         Panel("Open Returns Remedy Records by party and age",

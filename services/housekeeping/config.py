@@ -15,9 +15,9 @@ class HousekeepingSettings(BaseSettings):
     policy_poll_seconds: float = 5.0        # the file is re-read when it changes
     run_interval_seconds: float = 86_400.0  # the scheduled run, as_of = now
     data_dir: Path = Path("/tmp/smi-housekeeping")
-    # memory:// rebuilds the table from its changelog at every start; rocksdb:// keeps it in
-    # the data dir, so a restart reads only the changelog written since (table.py).
-    table_store: Literal["memory://", "rocksdb://"] = "memory://"
+    # rocksdb:// keeps the table in the data dir, so a restart reads only the changelog written
+    # since; memory:// rebuilds it from the changelog at every start (table.py).
+    table_store: Literal["rocksdb://", "memory://"] = "rocksdb://"
     query_timeout_seconds: float = 60.0     # a forecast waits this long for every partition
 
 

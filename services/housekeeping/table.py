@@ -5,11 +5,20 @@ the memory store (a dict, rebuilt from the changelog at every start) or the Rock
 The tracker applies device events in batches, outside faust's per-event context, so it writes
 each change into the store of the event's own partition itself: faust's RocksDB store would put
 it in the partition of whichever event faust holds as current."""
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from faust.stores.rocksdb import Store as RocksDBStore
 
 Write = Callable[[int, bytes, bytes | None], bool]  # (partition, key, entry or None) -> changed?
+Read = Callable[[int], Iterable[tuple[bytes, bytes]]]  # partition -> its (key, entry) pairs
+
+
+def reader(store) -> Read:
+    """The entries of one partition. RocksDB keeps a database per partition, so a run reads only
+    its own; the memory store is one dict, which the run filters by each entry's partition byte."""
+    if isinstance(store, RocksDBStore):
+        return lambda partition: store._visible_items(store._db_for_partition(partition))
+    return lambda partition: store.data.items()
 
 
 def writer(store) -> Write:

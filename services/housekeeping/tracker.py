@@ -24,7 +24,7 @@ from services.housekeeping.config import HousekeepingSettings, app_id
 from services.housekeeping.coverage import EventEnds, Progress
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
-from services.housekeeping.table import writer
+from services.housekeeping.table import reader, writer
 from shared import topics
 from shared.kafka import TopicSpec, admin_client, apply_topics, client_options
 from shared.processor import TRANSIENT
@@ -122,8 +122,8 @@ class Tracker:
         finally:
             await admin.close()
 
-    def entries(self):
-        return self.devices.data.items()
+    def entries(self, partition: int):
+        return reader(self.devices.data)(partition)
 
     async def _track(self, stream) -> None:
         # In batches: faust's per-event machinery, not this code, bounds the ingestion rate.
@@ -181,7 +181,8 @@ class Tracker:
             delay = 0.2
             while True:
                 try:
-                    await self.work.handle(partition, {**work, "events_covered": covered}, self.entries)
+                    await self.work.handle(partition, {**work, "events_covered": covered},
+                                           lambda: self.entries(partition))
                 except (ValueError, KeyError, TypeError, ValidationError) as error:
                     await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
                 except TRANSIENT as error:  # the work is retried, never skipped
