@@ -324,7 +324,7 @@ MEANINGS = {
                             "each record: development, tests, simulations) or `LogAppendTime` (the broker "
                             "does: production)",
     "dcc_eui": "the DCC's EUI: the target of every request, the sender of every response",
-    "metrics_port": "Prometheus /metrics port (0: none)",
+    "metrics_port": "Prometheus /metrics and readiness /ready port (0: none)",
     "http_port": "the service's HTTP JSON API port (0: none)",
     "max_request_bytes": "larger requests are rejected (E17)",
     "signature_mode": "`off` (development) or `required` (production: unsigned or bad signature rejected)",
