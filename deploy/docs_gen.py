@@ -9,13 +9,12 @@ import yaml
 from pydantic import BaseModel
 
 from services.housekeeping.config import HousekeepingSettings, app_id
-from services.housekeeping.handlers import RunRequest
-from services.inventory.domain import MAX_DEVICES_PER_ANSWER, CommsHubDelivered
-from services.returns.domain import ReturnReceived
+from services.inventory.domain import MAX_DEVICES_PER_ANSWER
 from shared import codes, topics
 from shared.duis import codec, enums
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.duis.models import MAX_BULK_IDS
+from shared.feeds import CommsHubDelivered, ReturnReceived, RunRequest
 from shared.settings import REPO_ROOT, Settings, Topics
 
 DOCS = REPO_ROOT / "docs"

@@ -16,9 +16,9 @@ from functools import partial
 from aiohttp import web
 
 from services.returns import api, metrics, tracking
-from services.returns.domain import CheckOverdue
 from services.returns.handlers import Returns, handle
 from shared import db, kafka
+from shared.messages import CheckOverdue
 from shared.parties import PartyRegistry
 from shared.processor import Processor
 from shared.readiness import HTTP_API, READINESS

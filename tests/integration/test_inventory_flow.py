@@ -11,11 +11,10 @@ import pytest
 
 from services.inventory import store
 from services.inventory.app import serve
-from services.inventory.domain import EnrolSMETS1Device
 from shared.duis import build
 from shared.duis.build import device_id
 from shared.duis.catalogue import SERVICE_REQUESTS
-from shared.messages import HandleServiceRequest, RemoveDevice, ReplyTo, ReturnHubs
+from shared.messages import EnrolSMETS1Device, HandleServiceRequest, RemoveDevice, ReplyTo, ReturnHubs
 from tests.support import CSP_NORTH, SUPPLIER, SUPPLIER_2, running, start_process, wait_ready
 
 pytestmark = pytest.mark.integration
