@@ -12,7 +12,7 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
-from shared import topics
+from shared import registry, topics
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class TopicSpec:
 
 def registry_specs(settings: Settings, party_topics: list[str] = ()) -> list[TopicSpec]:
     """The registry's topics and any per-party answer topics, each with its role's configs."""
-    named = {**topics.registry_topics(settings), **{name: "party_answers" for name in party_topics}}
+    named = {**registry.topic_roles(settings), **{name: "party_answers" for name in party_topics}}
     return [TopicSpec(name, settings.partitions, topics.configs(role, settings), settings.replication_factor)
             for name, role in named.items()]
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict
 
+from shared.duis.enums import DeviceType
+from shared.duis.models import DeviceManufacturerType, DeviceModelType, FirmwareVersionType, MPxNType, Text
 from shared.eui import EUI
 
 
@@ -70,6 +72,35 @@ class ReturnHubs(Message):
     event_time: datetime
     hubs: list[EUI]
 
+
+class EnrolSMETS1Device(BaseModel):
+    """A SMETS1 device enrolled from its S1SP's network (migration tooling, on inventory's
+    command topic): it enters the SMI already installed, with CSP region SMETS1 and its S1SP."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["EnrolSMETS1Device"] = "EnrolSMETS1Device"
+    command_id: Text
+    device_id: EUI
+    device_type: DeviceType
+    manufacturer: DeviceManufacturerType
+    model: DeviceModelType
+    firmware_version: FirmwareVersionType | None = None
+    s1sp: Text
+    responsible_supplier: EUI
+    mpxn: MPxNType | None = None
+    status: Literal["Commissioned", "InstalledNotCommissioned"] = "Commissioned"
+    event_time: datetime
+
+
+# --- Returns' commands (topic: returns commands, key: RequestID, or `overdue-check`) ---
+
+class CheckOverdue(BaseModel):
+    """An overdue check as of an instant; sent to the returns commands topic by the scheduler."""
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    type: Literal["CheckOverdue"] = "CheckOverdue"
+    as_of: datetime
+
+
+# --- Inventory's replies to returns (topic: inventory replies, key: RequestID) ---
 
 class HubResult(Message):
     device_id: EUI

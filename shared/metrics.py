@@ -1,5 +1,13 @@
-"""Prometheus metrics shared by every service, and the HTTP endpoint that serves them."""
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+"""Prometheus metrics shared by every service, and the HTTP endpoint that serves them with the
+service's readiness (`/ready`: 200 when ready, 503 until then, either way which parts are there)."""
+import json
+import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
+
+from shared.readiness import READINESS, Readiness
 
 RECORDS = Counter("smi_records_consumed_total", "Records consumed and handled", ["service", "topic"])
 DEAD_LETTERS = Counter("smi_dead_letters_total", "Records sent to the dead letters", ["service"])
@@ -19,7 +27,36 @@ STAGE_SECONDS = Histogram(
 UP = Gauge("smi_service_up", "1 while the service's consumer loop runs", ["service"])
 
 
+def readiness_answer(readiness: Readiness) -> tuple[str, bytes]:
+    """The HTTP status and JSON body of `/ready`."""
+    ready = readiness.ready()
+    body = json.dumps({"ready": ready, "parts": readiness.parts()}).encode()
+    return ("200 OK" if ready else "503 Service Unavailable"), body
+
+
+def wsgi_app(readiness: Readiness = READINESS):
+    metrics = make_wsgi_app()
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/ready":
+            status, body = readiness_answer(readiness)
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return metrics(environ, start_response)
+    return app
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # a scrape every few seconds is not news
+        pass
+
+
 def serve(port: int) -> None:
-    """Serve /metrics on the port (0 disables it, as tests running several services do)."""
+    """Serve /metrics and /ready on the port (0 disables it, as tests running several services do)."""
     if port:
-        start_http_server(port, addr="0.0.0.0")
+        server = make_server("0.0.0.0", port, wsgi_app(), _ThreadingServer, handler_class=_QuietHandler)
+        threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()

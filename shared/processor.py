@@ -24,6 +24,7 @@ from aiokafka.structs import ConsumerRecord
 
 from shared import kafka, metrics
 from shared.kafka import Output
+from shared.readiness import READINESS
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class Processor:
         # Per partition, the highest offset an earlier owner may have processed (read in the
         # batch's own transaction); records above it need no look-up in processed_records.
         self._seen_up_to: dict[tuple[str, int], int] = {}
+        self.readiness_part = f"consumer group {self.group_id} joined"
+        READINESS.expect(self.readiness_part)
 
     async def run(self) -> None:
         await self.publisher.start()
@@ -81,6 +84,7 @@ class Processor:
             if self._pruning is not None:
                 await asyncio.gather(self._pruning, return_exceptions=True)
             metrics.UP.labels(self.service).set(0)
+            READINESS.clear(self.readiness_part)
             await self.consumer.stop()
             await self.publisher.stop()
 
@@ -274,3 +278,5 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned) -> None:
         self.processor.forget_partitions(assigned)
+        # Called after every join, with no partitions too (more instances than partitions).
+        READINESS.mark(self.processor.readiness_part)

@@ -29,7 +29,7 @@ class Role:
 _LOG, _TABLE = "delete", "compact"
 
 ROLES: dict[str, Role] = {
-    # the registry's topics (shared.settings.Topics), by field name
+    # the topics named by the settings (shared.settings.Topics), by field name
     "requests": Role(_LOG, external=True),
     "csp_events": Role(_LOG, external=True),
     "housekeeping_runs": Role(_LOG, external=True),
@@ -55,8 +55,3 @@ def configs(role: str, settings: Settings) -> dict[str, str]:
         return ROLES[role].configs(settings)
     except KeyError:
         raise ValueError(f"no topic role {role!r}; known: {sorted(ROLES)}") from None
-
-
-def registry_topics(settings: Settings) -> dict[str, str]:
-    """Each topic of the registry with its role."""
-    return {name: role for role, name in settings.topics.model_dump().items()}

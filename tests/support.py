@@ -3,6 +3,7 @@ services run in-process or as killable processes."""
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
+from deploy.local.readiness import service_ready
 from shared.bootstrap import prepare
 from shared.settings import REPO_ROOT, Settings, Topics
 
@@ -150,9 +152,35 @@ async def running(serve, settings: Settings):
         await asyncio.wait_for(task, 30)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def start_process(service: str, settings: Settings, log_path) -> subprocess.Popen:
-    """A service as a real process, to be killed with SIGKILL."""
-    return subprocess.Popen(
-        [sys.executable, "-m", f"services.{service}"], cwd=REPO_ROOT, env=service_env(settings),
+    """A service as a real process, to be killed with SIGKILL; its `/ready` answers on
+    `process.metrics_port` (see `wait_ready`)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"services.{service}"], cwd=REPO_ROOT,
+        env=service_env(settings) | {"SMI_METRICS_PORT": str(port)},
         stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
     )
+    process.metrics_port = port
+    return process
+
+
+async def wait_ready(port: int, timeout: float = 180.0, process: subprocess.Popen | None = None) -> float:
+    """Wait until the service on this metrics port answers `/ready` (what the local stack and the
+    container health check wait on); returns the seconds it took. Fails at once if `process` exits."""
+    started = time.monotonic()
+    while True:
+        ready, said = await asyncio.to_thread(service_ready, port)
+        if ready:
+            return time.monotonic() - started
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the service exited ({process.returncode}) before it was ready")
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not ready after {timeout:.0f} s: {said}")
+        await asyncio.sleep(0.2)

@@ -1,4 +1,5 @@
-"""Probes that tell whether Kafka and PostgreSQL answer, callable with or without a running event loop."""
+"""Probes that tell whether Kafka, PostgreSQL and the services answer, callable with or without a
+running event loop."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import concurrent.futures
 import logging
 import socket
+import urllib.error
+import urllib.request
 from collections.abc import Coroutine
 from typing import Any
 
@@ -54,3 +57,15 @@ def kafka_answers(bootstrap: str, timeout: float = 8.0, brokers: int = 1, **clie
         return False
     finally:
         noisy.setLevel(level)
+
+
+def service_ready(port: int, host: str = "127.0.0.1") -> tuple[bool, str]:
+    """Whether a service answers `GET /ready` on its metrics port with 200, and what it said:
+    the parts it waits for, or why it did not answer."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/ready", timeout=3) as reply:
+            return reply.status == 200, reply.read().decode()
+    except urllib.error.HTTPError as error:  # 503: up, but some part is not there yet
+        return False, error.read().decode()
+    except OSError as error:
+        return False, f"no answer on port {port}: {error}"

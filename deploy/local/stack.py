@@ -1,7 +1,9 @@
 """The no-Docker local stack: Kafka, PostgreSQL and the platform's services as plain processes.
 
 Usage: python -m deploy.local.stack up [--no-services] | down | clean | status | env
+`up` returns once every service answers `/ready` on its metrics port, and says how long each took.
 Environment: SMI_STACK_DIR, SMI_STACK_KAFKA_PORT, SMI_STACK_PG_PORT, SMI_STACK_METRICS_PORT_BASE,
+SMI_STACK_HTTP_PORT_BASE, SMI_STACK_READY_TIMEOUT (seconds `up` waits for the services, default 300),
 SMI_STACK_BROKERS (Kafka nodes of a new stack, default 1; 3 gives replication factor 3);
 SMI_STACK_SKIP_PREPARE=1 skips topic creation and migrations (debugging the stack itself).
 """
@@ -16,7 +18,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -127,7 +129,10 @@ def prepare_platform(bootstrap: str, database_url: str, replication_factor: int 
 
 
 def up(stack_dir: StackDir = None, kafka_port: int | None = None, pg_port: int | None = None,
-       with_services: bool = True, brokers: int | None = None) -> Layout:
+       with_services: bool = True, brokers: int | None = None,
+       on_ready: Callable[[str, float], None] | None = None) -> Layout:
+    """Start what is not running and return once every service is ready to work (`/ready`);
+    `on_ready` hears each service's name and the seconds it took, as it becomes ready."""
     bootstrap, database_url = ensure_infrastructure(stack_dir, kafka_port, pg_port, brokers=brokers)
     layout = Layout.resolve(stack_dir)
     if os.environ.get("SMI_STACK_SKIP_PREPARE") != "1":
@@ -135,7 +140,12 @@ def up(stack_dir: StackDir = None, kafka_port: int | None = None, pg_port: int |
     if with_services:
         for name in services.available():
             services.start(layout, name)
+        services.wait_ready(layout, services.available(), on_ready=on_ready)
     return layout
+
+
+def _say_ready(name: str, seconds: float) -> None:
+    print(f"{name:<13} ready after {seconds:.1f} s", flush=True)
 
 
 def _describe(layout: Layout) -> None:
@@ -172,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             layout = dataclasses.replace(layout, brokers=wanted)
         if args.command == "up":
             up(layout.root, layout.kafka_port, layout.pg_port, with_services=not args.no_services,
-               brokers=layout.brokers)
+               brokers=layout.brokers, on_ready=_say_ready)
             _describe(layout)
         elif args.command in ("down", "clean"):
             stopped = stop_all(layout.root)

@@ -18,6 +18,7 @@ from services.housekeeping.handlers import handle_removals
 from shared import kafka
 from shared.parties import PartyRegistry
 from shared.processor import TRANSIENT
+from shared.readiness import READINESS
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,14 @@ class AlertRelay:
         self.topic = settings.topics.device_events
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
+        self.readiness_part = f"alert relay {group_id} consuming"
+        READINESS.expect(self.readiness_part)
 
     async def run(self) -> None:
         await self.publisher.start()
         self.consumer.subscribe([self.topic], listener=_FinishBatch(self._busy))
         await self.consumer.start()
+        READINESS.mark(self.readiness_part)
         try:
             while not self._stopping.is_set():
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=5_000)
@@ -44,6 +48,7 @@ class AlertRelay:
                     async with self._busy:
                         await self._process(batch)
         finally:
+            READINESS.clear(self.readiness_part)
             await self.consumer.stop()
             await self.publisher.stop()
 

@@ -17,9 +17,12 @@ from services.housekeeping.handlers import PartitionWork
 from services.housekeeping.policy import RunningPolicy
 from services.housekeeping.tracker import Tracker
 from shared import db, kafka, metrics
+from shared.readiness import HTTP_API, READINESS
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+# faust's start returns once the table is restored from its changelog and the worker runs.
+TABLE_RESTORED = "faust table restored, worker started"
 
 
 def wall_clock() -> datetime:
@@ -42,6 +45,9 @@ class Housekeeping:
 async def serve(settings: Settings, stop: asyncio.Event, config: HousekeepingSettings | None = None,
                 clock: Callable[[], datetime] = wall_clock, started: asyncio.Future | None = None) -> None:
     config = config or HousekeepingSettings()
+    READINESS.expect(TABLE_RESTORED)
+    if settings.http_port:
+        READINESS.expect(HTTP_API)
     async with contextlib.AsyncExitStack() as stack:
         pool = await db.create_pool(settings.database_url, max_size=6)
         stack.push_async_callback(pool.close)
@@ -56,6 +62,8 @@ async def serve(settings: Settings, stop: asyncio.Event, config: HousekeepingSet
         stack.push_async_callback(service.tracker.app.stop)
         if not await _started(service.tracker.app.start(), stop):
             return  # asked to stop while the table was being restored: faust stops, leaving its groups
+        READINESS.mark(TABLE_RESTORED)
+        stack.callback(READINESS.clear, TABLE_RESTORED)
         # faust pauses every stream while more than 100 table changes wait to be produced;
         # a deeper buffer keeps ingestion flowing (about 15% faster, measured).
         service.tracker.app.producer.buffer.max_messages = 10_000
@@ -68,6 +76,7 @@ async def serve(settings: Settings, stop: asyncio.Event, config: HousekeepingSet
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()
+            READINESS.mark(HTTP_API)
         metrics.UP.labels("housekeeping").set(1)
         stack.callback(metrics.UP.labels("housekeeping").set, 0)
         log.info("housekeeping tracking %s, policy %s", settings.topics.device_events,

@@ -13,7 +13,7 @@ from datetime import datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from services.housekeeping import metrics, planning, store
 from services.housekeeping.domain import (
@@ -21,6 +21,7 @@ from services.housekeeping.domain import (
 )
 from services.housekeeping.policy import RunningPolicy
 from shared import kafka
+from shared.feeds import RunRequest
 from shared.kafka import Output
 from shared.messages import DeviceEvent, RemoveDevice
 from shared.parties import PartyRegistry
@@ -30,11 +31,6 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 SERVICE = "housekeeping"
-
-
-class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    as_of: datetime
 
 
 def parse_run_request(value: bytes | None) -> datetime:

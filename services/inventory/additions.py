@@ -8,10 +8,12 @@ from aiokafka.structs import ConsumerRecord
 from services.inventory import domain, metrics, store
 from services.inventory import service_requests as sr
 from services.inventory.context import SERVICE, Inventory, Unusable, added, record_time
-from services.inventory.domain import CommsHubDelivered, Device, EnrolSMETS1Device
+from services.inventory.domain import Device
 from services.inventory.store import History
 from shared import kafka
+from shared.feeds import CommsHubDelivered
 from shared.kafka import Output
+from shared.messages import EnrolSMETS1Device
 
 Message = sr.Request | CommsHubDelivered | EnrolSMETS1Device
 

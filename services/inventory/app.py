@@ -19,6 +19,7 @@ from services.inventory.handlers import handle
 from shared import db
 from shared.parties import PartyRegistry
 from shared.processor import Processor
+from shared.readiness import HTTP_API, READINESS
 from shared.service import run_processors
 from shared.settings import Settings
 
@@ -27,6 +28,8 @@ GAUGE_REFRESH_SECONDS = 15.0
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    if settings.http_port:
+        READINESS.expect(HTTP_API)
     pool = await db.create_pool(settings.database_url, min_size=4, max_size=8)
     runner = None
     refresher = None
@@ -41,6 +44,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             runner = web.AppRunner(api.build(pool, lambda: datetime.now(timezone.utc)), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()
+            READINESS.mark(HTTP_API)
         refresher = asyncio.create_task(_refresh_gauges(pool))
         log.info("inventory consuming %s and %s", settings.topics.inventory_commands, settings.topics.csp_events)
         await run_processors([processor], stop)

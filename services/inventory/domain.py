@@ -6,16 +6,12 @@ is announced by a DeviceEvent carrying the device's state after it.
 """
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from services.inventory import transitions as t
-from shared.duis.enums import CSPRegion, DeviceType, TYPE_2_DEVICES
-from shared.duis.models import (DeviceManufacturerType, DeviceModelType, FirmwareVersionType, MPxNType,
-                                Text)
-from shared.eui import EUI
-from shared.messages import DeviceEventType
+from shared.duis.enums import TYPE_2_DEVICES
+from shared.feeds import CommsHubDelivered
+from shared.messages import DeviceEventType, EnrolSMETS1Device
 
 SUPPLIER_ROLES = frozenset({"IS", "ES", "GS"})
 MAX_DEVICES_PER_ANSWER = 17  # as DUIS caps a Read Inventory answer
@@ -59,41 +55,6 @@ class Device:
         return replace(self, status=target, status_since=at,
                        ever_left_pending=self.ever_left_pending or target != "Pending",
                        commissioned_at=at if target == "Commissioned" else self.commissioned_at)
-
-
-# --- Inputs that are inventory's own (the CSP feed, SMETS1 enrolment) ---
-
-class CommsHubDelivered(BaseModel):
-    """CSP feed (contract section 4): a hub delivered to the party that ordered it."""
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    type: Literal["CommsHubDelivered"]
-    chf_id: EUI
-    gpf_id: EUI
-    csp_id: EUI
-    ordering_party: EUI
-    csp_region: CSPRegion
-    # DUIS's own limits: whatever enters the SMI can be shown in a valid Read Inventory answer.
-    manufacturer: DeviceManufacturerType
-    model: DeviceModelType
-    firmware_version: FirmwareVersionType | None = None
-
-
-class EnrolSMETS1Device(BaseModel):
-    """A SMETS1 device enrolled from its S1SP's network (migration tooling, on inventory's
-    command topic): it enters the SMI already installed, with CSP region SMETS1 and its S1SP."""
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    type: Literal["EnrolSMETS1Device"] = "EnrolSMETS1Device"
-    command_id: Text
-    device_id: EUI
-    device_type: DeviceType
-    manufacturer: DeviceManufacturerType
-    model: DeviceModelType
-    firmware_version: FirmwareVersionType | None = None
-    s1sp: Text
-    responsible_supplier: EUI
-    mpxn: MPxNType | None = None
-    status: Literal["Commissioned", "InstalledNotCommissioned"] = "Commissioned"
-    event_time: datetime
 
 
 # --- Adding devices ---

@@ -13,13 +13,13 @@ from services.inventory import additions, domain, metrics, store
 from services.inventory import service_requests as sr
 from services.inventory import transitions as t
 from services.inventory.context import SERVICE, Inventory, Unusable, event_id, publish
-from services.inventory.domain import CommsHubDelivered, EnrolSMETS1Device
 from services.inventory.working_set import WorkingSet
 from shared import kafka
 from shared.eui import canonical_request_id
+from shared.feeds import CommsHubDelivered
 from shared.kafka import Output
-from shared.messages import (HandleServiceRequest, HubResult, HubsReturned, RemoveDevice, ReturnHubs,
-                             message_type)
+from shared.messages import (EnrolSMETS1Device, HandleServiceRequest, HubResult, HubsReturned, RemoveDevice,
+                             ReturnHubs, message_type)
 
 COMMANDS: dict[str, type[BaseModel]] = {
     "HandleServiceRequest": HandleServiceRequest, "RemoveDevice": RemoveDevice,

@@ -16,11 +16,12 @@ from functools import partial
 from aiohttp import web
 
 from services.returns import api, metrics, tracking
-from services.returns.domain import CheckOverdue
 from services.returns.handlers import Returns, handle
 from shared import db, kafka
+from shared.messages import CheckOverdue
 from shared.parties import PartyRegistry
 from shared.processor import Processor
+from shared.readiness import HTTP_API, READINESS
 from shared.service import run_processors
 from shared.settings import Settings
 
@@ -34,6 +35,8 @@ def utc_now() -> datetime:
 
 async def serve(settings: Settings, stop: asyncio.Event,
                 clock: Callable[[], datetime] = utc_now) -> None:
+    if settings.http_port:
+        READINESS.expect(HTTP_API)
     pool = await db.create_pool(settings.database_url, max_size=6)
     background: list[asyncio.Task] = []
     runner: web.AppRunner | None = None
@@ -56,6 +59,7 @@ async def serve(settings: Settings, stop: asyncio.Event,
             runner = web.AppRunner(api.routes(pool, clock))
             await runner.setup()
             await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()
+            READINESS.mark(HTTP_API)
         log.info("returns consuming %s, %s, %s", topics.returns_commands, topics.inventory_replies,
                  topics.csp_events)
         await run_processors(processors, stop)

@@ -9,11 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from shared import codes
 from shared.duis.models import CHFFaultReturn, CHFNoFaultReturn
-from shared.eui import EUI
 
 FAULT, NO_FAULT = "8.14.3", "8.14.4"
 ACCEPTED, UNDER_OPEN_RETURN = "I0", "E081405"
@@ -124,18 +121,3 @@ def overdue_payload(device_id: str, due: date) -> dict[str, Any]:
     record and request travel as record headers: the DUIS payload has no place for them)."""
     return {"CommsHubAlert": {"CommsHubDeviceID": device_id, "AlertCode": codes.RETURN_OVERDUE_ALERT_CODE,
                               "TimeStamp": datetime.combine(due, time.min, timezone.utc)}}
-
-
-class ReturnReceived(BaseModel):
-    """CSP feed: the hub came back to the DCC, with what the CSP found."""
-    model_config = ConfigDict(frozen=True, extra="ignore")
-    type: Literal["ReturnReceived"]
-    device_id: EUI
-    outcome: Literal["fault_confirmed", "no_fault_found"]
-
-
-class CheckOverdue(BaseModel):
-    """An overdue check as of an instant; sent to the returns commands topic by the scheduler."""
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    type: Literal["CheckOverdue"] = "CheckOverdue"
-    as_of: datetime

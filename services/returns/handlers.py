@@ -13,12 +13,14 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from services.returns import domain, metrics, store
-from services.returns.domain import CheckOverdue, HubOutcome, ReturnReceived
+from services.returns.domain import HubOutcome
 from shared import codes, eui, kafka
 from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS
+from shared.feeds import ReturnReceived
 from shared.kafka import Output
-from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type
+from shared.messages import (CheckOverdue, HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs,
+                             message_type)
 from shared.responses import alert, response
 from shared.service import Context
 

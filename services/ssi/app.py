@@ -21,6 +21,7 @@ from services.ssi.config import SSISettings
 from services.ssi.handlers import handle_alerts
 from shared import db
 from shared.processor import Processor
+from shared.readiness import HTTP_API, READINESS
 from shared.service import run_processors
 from shared.settings import Settings
 
@@ -41,6 +42,8 @@ def alert_topics_pattern(settings: Settings) -> str | None:
 async def serve(settings: Settings, stop: asyncio.Event, config: SSISettings | None = None,
                 clock: Callable[[], datetime] = utc_now) -> None:
     config = config or SSISettings()
+    if settings.http_port:
+        READINESS.expect(HTTP_API)
     pool = await db.create_pool(settings.database_url, max_size=8)
     apis = Apis(config)
     runner: web.AppRunner | None = None
@@ -55,6 +58,7 @@ async def serve(settings: Settings, stop: asyncio.Event, config: SSISettings | N
             runner = web.AppRunner(pages.build(config, pool, apis, clock), access_log=None)
             await runner.setup()
             await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()
+            READINESS.mark(HTTP_API)
             log.info("ssi serving http://127.0.0.1:%d/", settings.http_port)
         await run_processors([alerts], stop)
     finally:

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from deploy.dashboards import DASHBOARDS_DIR
 from deploy.local.services import available
 from shared.duis import build, codec
 from shared.settings import REPO_ROOT
-from tests.support import CSP_NORTH, SUPPLIER, service_env
+from tests.support import CSP_NORTH, SUPPLIER, free_port, service_env, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +32,6 @@ PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
 ALERT_RULES = PROMETHEUS_DIR / "alerts.yml"
 GRAFANA_RANGE_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
 COMPARISON = re.compile(r"^(?P<query>.+?)\s+(?P<op>==|!=|>=|<=|>|<)\s+(?P<threshold>-?[0-9.]+)$", re.S)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -89,12 +82,22 @@ def prometheus_config(ports: dict[str, int]) -> dict:
 class Processes:
     def __init__(self, logs: Path) -> None:
         self.logs, self.running = logs, []
+        self.by_name: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=open(self.logs / f"{name}.log", "ab"),
                                    stderr=subprocess.STDOUT)
         self.running.append(process)
+        self.by_name[name] = process
         return process
+
+    async def wait_ready(self, ports: dict[str, int]) -> None:
+        """The scenario's clocks start once every service can work, however loaded the machine."""
+        for name, port in ports.items():
+            try:
+                await wait_ready(port, 300, self.by_name[name])
+            except AssertionError as error:
+                raise AssertionError(f"{name}: {error}\n{self.log_tails()}") from None
 
     def stop(self) -> None:
         for process in self.running:
@@ -197,6 +200,7 @@ async def test_every_dashboard_and_alert_query_returns_data_from_a_real_promethe
                 "SMI_RETURNS_OVERDUE_CHECK_SECONDS": "1",
                 "SMI_HOUSEKEEPING_DATA_DIR": str(tmp_path / "housekeeping-data")}
             logs.start(name, [sys.executable, "-m", f"services.{name}"], env)
+        await logs.wait_ready(ports)
         prometheus_port = free_port()
         config = tmp_path / "prometheus.yml"
         config.write_text(yaml.safe_dump(prometheus_config(ports)))

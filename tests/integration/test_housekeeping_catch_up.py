@@ -13,7 +13,7 @@ from tests.bench.workload import Record, load_topic
 from tests.integration.test_housekeeping_flow import alerted
 from tests.integration.test_housekeeping_support import (FakeInventory, device_id, pending, wait_ingested,
                                                          write_policy)
-from tests.support import SUPPLIER, start_process
+from tests.support import SUPPLIER, start_process, wait_ready
 
 pytestmark = pytest.mark.integration
 SEEDED, BACKLOG, DUE = 100_000, 20_000, 300
@@ -54,6 +54,7 @@ async def test_run_sent_at_restart_sees_the_events_committed_while_down(settings
         await inventory.publish(*(pending(d, "ESME", DUE_SINCE) for d in due))
         worker = start_process("housekeeping", settings, tmp_path / "second.log")
         try:
+            await wait_ready(worker.metrics_port, 240, worker)  # the table restored
             await bus.send(settings.topics.housekeeping_runs, orjson.dumps({"as_of": AS_OF}))
             alerts = await bus.read(settings.topics.alerts, count=DUE, timeout=240, settle=5)
         finally:

@@ -9,7 +9,7 @@ import pytest
 from services.intake.app import serve
 from shared.duis import build, codec
 from shared.duis.build import device_id
-from tests.support import SUPPLIER, running, start_process
+from tests.support import SUPPLIER, running, start_process, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +104,7 @@ async def test_sigkill_mid_batch_loses_and_repeats_nothing(settings, bus, tmp_pa
 
     process = start_process("intake", settings, tmp_path / "intake.log")
     try:
+        await wait_ready(process.metrics_port, process=process)
         await bus.read(topics.inventory_commands, count=1, timeout=60)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()

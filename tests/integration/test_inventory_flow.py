@@ -11,12 +11,11 @@ import pytest
 
 from services.inventory import store
 from services.inventory.app import serve
-from services.inventory.domain import EnrolSMETS1Device
 from shared.duis import build
 from shared.duis.build import device_id
 from shared.duis.catalogue import SERVICE_REQUESTS
-from shared.messages import HandleServiceRequest, RemoveDevice, ReplyTo, ReturnHubs
-from tests.support import CSP_NORTH, SUPPLIER, SUPPLIER_2, running, start_process
+from shared.messages import EnrolSMETS1Device, HandleServiceRequest, RemoveDevice, ReplyTo, ReturnHubs
+from tests.support import CSP_NORTH, SUPPLIER, SUPPLIER_2, running, start_process, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -332,6 +331,7 @@ async def test_killed_mid_load_every_device_is_added_once_and_answered_once(sett
     await bus.flush()
     process = start_process("inventory", settings, tmp_path / "inventory.log")
     try:
+        await wait_ready(process.metrics_port, process=process)
         await bus.read(settings.topics.device_events, count=200, timeout=60)
         process.send_signal(signal.SIGKILL)
         process.wait(10)

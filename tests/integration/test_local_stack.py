@@ -4,6 +4,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import asyncpg
@@ -12,9 +14,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from deploy.local import stack
+from deploy.local import services, stack
 from deploy.local.layout import Layout
 from deploy.local.processes import port_in_use, stop_pid_file
+from deploy.local.readiness import service_ready
 from shared.bootstrap import prepare
 from shared.settings import Settings
 
@@ -179,3 +182,32 @@ async def test_three_brokers_replicate_every_topic_and_survive_one_stopping():
         assert sent.offset == 0
     finally:
         await asyncio.to_thread(stack.clean, layout.root)
+
+
+def test_up_returns_once_every_service_is_ready_and_inventory_answers_at_once(monkeypatch):
+    layout = Layout(Path(tempfile.mkdtemp(prefix="smi-stack-ready-")), free_port(pair=True), free_port())
+    count = len(services.SERVICES)
+    monkeypatch.setenv("SMI_STACK_METRICS_PORT_BASE", str(free_ports(count)))
+    monkeypatch.setenv("SMI_STACK_HTTP_PORT_BASE", str(free_ports(count)))
+    monkeypatch.setenv("SMI_HOUSEKEEPING_DATA_DIR", str(layout.root / "housekeeping-data"))
+    took: dict[str, float] = {}
+    try:
+        try:
+            stack.ensure_infrastructure(layout.root, layout.kafka_port, layout.pg_port)
+        except Exception as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"the local stack did not start: {exc}")
+            pytest.skip(f"the local stack did not start: {exc}")
+        stack.up(layout.root, layout.kafka_port, layout.pg_port, on_ready=took.__setitem__)
+
+        assert set(took) == set(services.available())
+        for name in services.available():
+            ready, said = service_ready(services.metrics_port(name))
+            assert ready, f"{name}: {said}"
+        # No retry: the API listens before `up` returns.
+        url = f"http://127.0.0.1:{services.http_port('inventory')}/devices/00-DB-00-00-00-00-00-01"
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(url, timeout=5)
+        assert missing.value.code == 404
+    finally:
+        stack.clean(layout.root)

@@ -15,7 +15,7 @@ from shared.messages import ReturnHubs
 from shared.parties import PartyRegistry
 from shared.processor import Processor
 from tests.integration.test_returns_flow import Inventory, hub, return_command
-from tests.support import SUPPLIER, start_process
+from tests.support import SUPPLIER, start_process, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +27,7 @@ async def test_killed_mid_request_answers_once_and_opens_each_record_once(settin
                 3: [hub(n) for n in range(6, 10)]}
     worker = start_process("returns", settings, log)
     try:
+        await wait_ready(worker.metrics_port, process=worker)
         for counter, hubs in requests.items():
             await bus.send(topics.returns_commands,
                            *return_command(SUPPLIER, counter, "8.14.4", build.no_fault_return(hubs), event_time=now))

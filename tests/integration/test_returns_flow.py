@@ -13,12 +13,11 @@ from lxml import etree
 
 from services.returns import tracking
 from services.returns.app import serve
-from services.returns.domain import CheckOverdue
 from shared import codes
 from shared.duis import build
 from shared.duis.enums import (CHFConnectionMethod, CHFFaultReason, CHFFaultReturnType,
                                CHFNoFaultReturnType, values)
-from shared.messages import HandleServiceRequest, HubResult, HubsReturned, ReplyTo, ReturnHubs
+from shared.messages import CheckOverdue, HandleServiceRequest, HubResult, HubsReturned, ReplyTo, ReturnHubs
 from tests.support import SUPPLIER, SUPPLIER_2, running
 
 pytestmark = pytest.mark.integration

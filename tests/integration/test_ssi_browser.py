@@ -24,12 +24,12 @@ from services.housekeeping.config import HousekeepingSettings
 from services.housekeeping.policy import RunningPolicy
 from services.intake.app import serve as intake
 from services.inventory.app import serve as inventory
-from services.inventory.domain import EnrolSMETS1Device
 from services.returns.app import request_overdue_check, serve as returns
 from services.ssi.app import serve as ssi
 from services.ssi.config import SSISettings
 from shared import kafka
 from shared.duis import build
+from shared.messages import EnrolSMETS1Device
 from shared.settings import REPO_ROOT
 from tests.support import CSP_NORTH, SUPPLIER, SUPPLIER_2, running
 

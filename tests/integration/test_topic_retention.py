@@ -11,7 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from services.housekeeping.config import app_id
 from services.intake.app import serve as intake
 from services.inventory.app import serve as inventory
-from shared import kafka, topics
+from shared import kafka, registry, topics
 from shared.duis import build
 from shared.kafka import TopicSpec
 from shared.responses import per_party_topics
@@ -165,13 +165,13 @@ async def test_every_topic_the_platform_creates_keeps_its_records(kafka_bootstra
         finally:
             await admin.close()
         prefix = app_id(settings)
-        expected = {**topics.registry_topics(settings),
+        expected = {**registry.topic_roles(settings),
                     **{name: "party_answers" for name in per_party_topics(settings, [SUPPLIER])},
                     f"{prefix}-pending-devices-changelog": "table_changelog",
                     f"{prefix}-partition-work": "partition_work",
                     f"{prefix}-__assignor-__leader": "faust_leader"}
         assert set(expected) <= set(names)
-        assert len(names) > len(topics.registry_topics(settings)) + 3  # every party's answer topics too
+        assert len(names) > len(registry.topic_roles(settings)) + 3  # every party's answer topics too
         configs = await topic_configs(kafka_bootstrap, names)
         for name in names:
             assert configs[name]["retention.ms"] == "-1", name
@@ -203,7 +203,7 @@ async def test_preparation_gives_existing_topics_the_platform_configs(kafka_boot
         finally:
             await admin.close()
         configs = await until(lambda c: c[requests]["retention.ms"] == "-1",
-                              kafka_bootstrap, list(topics.registry_topics(base)))
+                              kafka_bootstrap, list(registry.topic_roles(base)))
         assert configs[requests]["max.message.bytes"] == "2000000"
         assert configs[requests]["message.timestamp.type"] == "LogAppendTime"
         assert configs[base.topics.csp_events]["message.timestamp.type"] == "LogAppendTime"

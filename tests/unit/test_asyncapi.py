@@ -44,9 +44,9 @@ def test_it_is_asyncapi_3_with_a_kafka_channel_for_every_public_topic():
             assert resolve(message["$ref"])
 
 
-@pytest.mark.parametrize("name", sorted(docs_gen.MODELLED))
+@pytest.mark.parametrize("name", sorted(docs_gen.modelled()))
 def test_each_modelled_message_names_its_model_fields_and_required_ness(name):
-    model, path = docs_gen.MODELLED[name]
+    model, path = docs_gen.modelled()[name]
     message = SPEC["components"]["messages"][name]
     assert message["name"] == name
     assert message["contentType"] == "application/json"

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from deploy import dashboards
-from deploy.healthcheck import service_up
 from deploy.local.services import available, http_port, metrics_port
 from services.housekeeping.config import HousekeepingSettings
 from shared.settings import REPO_ROOT, Settings, Topics
@@ -218,13 +217,6 @@ def test_dashboards_query_only_metrics_the_services_define():
             for expr, _ in panel.targets:
                 queried |= set(re.findall(r"\bsmi_[a-z0-9_]+", expr))
     assert queried <= defined, queried - defined
-
-
-def test_the_health_check_reads_the_services_own_up_gauge():
-    text = '# HELP smi_service_up x\nsmi_service_up{service="returns"} 1.0\nsmi_service_up{service="intake"} 0.0\n'
-    assert service_up(text, "returns") is True
-    assert service_up(text, "intake") is False
-    assert service_up(text, "inventory") is False
 
 
 # --- no credential is committed: compose and .env.example take secrets from the environment, and

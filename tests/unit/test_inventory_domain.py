@@ -7,7 +7,8 @@ import pytest
 from services.inventory import domain, reports
 from services.inventory import transitions as t
 from shared.duis.models import DevicePrenotification
-from shared.messages import DeviceEvent, encode_event
+from shared.feeds import CommsHubDelivered
+from shared.messages import DeviceEvent, EnrolSMETS1Device, encode_event
 
 AT = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 SUPPLIER, OTHER, CSP = "90-B3-D5-1F-30-01-00-00", "90-B3-D5-1F-30-01-00-01", "90-B3-D5-1F-30-00-00-C1"
@@ -46,7 +47,7 @@ def test_prenotification_refusals(device_type, exists, code):
 
 
 def hub():
-    event = domain.CommsHubDelivered(
+    event = CommsHubDelivered(
         type="CommsHubDelivered", chf_id="00-DB-00-00-00-00-10-01", gpf_id="00-DB-00-00-00-00-10-02",
         csp_id=CSP, ordering_party=SUPPLIER, csp_region="North", manufacturer="CH1", model="H1")
     return domain.delivered_hub(event, AT)
@@ -91,7 +92,7 @@ def test_removal_is_refused_unless_pending_since_the_same_instant():
 
 
 def test_read_inventory_shows_s1sp_only_for_smets1_devices():
-    smets1 = domain.enrolled(domain.EnrolSMETS1Device(
+    smets1 = domain.enrolled(EnrolSMETS1Device(
         command_id="m-1", device_id="00-DB-00-00-00-00-20-01", device_type="ESME", manufacturer="S1M",
         model="S1", s1sp="S1SP-North", responsible_supplier=SUPPLIER, mpxn="1234567", event_time=AT))
     entry = domain.inventory_entry(smets1)
@@ -121,7 +122,6 @@ def test_age_buckets(months, bucket):
 def test_the_csp_feed_holds_duis_limits_so_every_device_can_be_answered_in_valid_duis():
     from pydantic import ValidationError
 
-    from services.inventory.domain import CommsHubDelivered
     event = {"type": "CommsHubDelivered", "chf_id": "00-CC-00-00-00-00-00-01", "gpf_id": "00-CD-00-00-00-00-00-01",
              "csp_id": "90-B3-D5-1F-30-00-00-C1", "ordering_party": "90-B3-D5-1F-30-01-00-00",
              "csp_region": "North", "manufacturer": "ACME", "model": "CH-1", "firmware_version": "00020130"}
