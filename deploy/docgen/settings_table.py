@@ -52,7 +52,7 @@ MEANINGS = {
     "housekeeping.policy_poll_seconds": "how often the policy file is re-read",
     "housekeeping.run_interval_seconds": "the scheduled run (as_of = now)",
     "housekeeping.data_dir": "faust's local state directory",
-    "housekeeping.table_store": "the table's store: `memory://`, or `rocksdb://` to keep it on disk in the data dir across restarts",
+    "housekeeping.table_store": "the table's store: `rocksdb://` keeps it on disk in the data dir across restarts, `memory://` rebuilds it from the changelog at every start",
     "housekeeping.query_timeout_seconds": "how long a forecast waits for every partition",
     "ssi.inventory_url": "inventory's HTTP API", "ssi.housekeeping_url": "housekeeping's HTTP API",
     "ssi.returns_url": "returns' HTTP API",
