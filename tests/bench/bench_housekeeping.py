@@ -28,7 +28,7 @@ from services.housekeeping.entries import pack
 from shared import topics
 from shared.kafka import TopicSpec, admin_client, apply_topics
 from tests.bench.workload import Record, load_topic, read_arrivals, rss_mb
-from tests.support import SUPPLIER, drop_database, isolated_settings, start_process
+from tests.support import SUPPLIER, drop_database, isolated_settings, start_process, wait_ready
 
 EVENT = ('{"type":"DeviceAdded","event_id":"e%d","device_id":"%s","device_type":"ESME","status":"Pending",'
          '"status_since":"%s","occurred_at":"%s","notifying_party":"' + SUPPLIER + '",'
@@ -38,7 +38,6 @@ REMOVED = ('{"type":"DeviceRemoved","event_id":"r%d","device_id":"%s","device_ty
            '"cause":"RemoveDevice","command_id":"%s","policy_version":"%s","previous_status":"Pending"}')
 AS_OF = "2025-06-01T00:00:00+00:00"
 DUE_SINCE, YOUNG_SINCE = "2024-01-15T08:00:00+00:00", datetime.fromisoformat("2025-01-15T08:00:00+00:00")
-READY_LINE = b"housekeeping tracking"  # logged once faust has started with its table restored
 
 
 def _device(n: int) -> str:
@@ -117,16 +116,6 @@ async def _create_changelog(settings) -> str:
     return name
 
 
-async def _ready(process, log: Path, after: int, started: float, timeout: float, peaks: list[float]) -> float:
-    """Seconds from `started` until the worker logs that it is ready (past byte `after` of its log)."""
-    while READY_LINE not in log.read_bytes()[after:]:
-        peaks.append(rss_mb(process.pid))
-        if process.poll() is not None or time.monotonic() - started > timeout:
-            raise RuntimeError(f"housekeeping not ready after {time.monotonic() - started:.0f} s (see {log})")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
-
-
 async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
     total, due = max(10_000, int(5_000_000 * scale)), max(1_000, int(500_000 * scale))
     settings = await isolated_settings(bootstrap, database_url)
@@ -144,19 +133,18 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     log = workdir / "housekeeping.log"
     process = start_process("housekeeping", settings, log)
     peaks: list[float] = []
-    sampler = None
+    sampler = asyncio.create_task(_sample(process.pid, peaks))
     try:
-        restore = await _ready(process, log, 0, time.monotonic(), 1800, peaks)
+        # ready: the table restored, the alert relay consuming, the API listening
+        restore = await wait_ready(process.metrics_port, 1800, process)
         started = time.monotonic()
         while (done := await _committed(settings, app_id(settings))) < due:
-            peaks.append(rss_mb(process.pid))
             if process.poll() is not None or time.monotonic() - started > 1200:
                 raise RuntimeError(f"ingestion stalled at {done} of {due}")
             await asyncio.sleep(0.5)
         ingestion = due / max(time.monotonic() - started, 1e-3)
 
         inventory = asyncio.create_task(_fake_inventory(settings, due))
-        sampler = asyncio.create_task(_sample(process.pid, peaks))
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
         await producer.start()
         run_sent = time.time()
@@ -166,17 +154,15 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
         alerts = await _last_arrival(settings, settings.topics.alerts, due, run_sent, 600)
         await inventory
         sampler.cancel()
-        peak = max(peaks)
+        peak = max(peaks, default=0.0)
 
         await asyncio.sleep(5)  # the removals reach the table before the worker dies
         process.send_signal(signal.SIGKILL)
         process.wait(60)
-        mark = log.stat().st_size
         process = start_process("housekeeping", settings, log)
-        restart = await _ready(process, log, mark, time.monotonic(), 1800, [])
+        restart = await wait_ready(process.metrics_port, 1800, process)
     finally:
-        if sampler is not None:
-            sampler.cancel()
+        sampler.cancel()
         process.terminate()
         process.wait(60)
         await drop_database(settings, database_url)
