@@ -21,6 +21,11 @@ def reader(store) -> Read:
     return lambda partition: store.data.items()
 
 
+def size(store) -> int:
+    """Entries in the partitions this worker holds."""
+    return len(store) if isinstance(store, RocksDBStore) else len(store.data)
+
+
 def writer(store) -> Write:
     if isinstance(store, RocksDBStore):
         def write(partition: int, key: bytes, entry: bytes | None) -> bool:

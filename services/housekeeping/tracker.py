@@ -24,7 +24,7 @@ from services.housekeeping.config import HousekeepingSettings, app_id
 from services.housekeeping.coverage import EventEnds, Progress
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
-from services.housekeeping.table import reader, writer
+from services.housekeeping.table import reader, size, writer
 from shared import topics
 from shared.kafka import TopicSpec, admin_client, apply_topics, client_options
 from shared.processor import TRANSIENT
@@ -124,6 +124,9 @@ class Tracker:
 
     def entries(self, partition: int):
         return reader(self.devices.data)(partition)
+
+    def size(self) -> int:
+        return size(self.devices.data)
 
     async def _track(self, stream) -> None:
         # In batches: faust's per-event machinery, not this code, bounds the ingestion rate.

@@ -134,9 +134,9 @@ async def housekeeping(settings, tmp_path, policy_file=None, clock=None, **confi
 async def wait_tracked(service, count: int, timeout: float = 60.0) -> None:
     """Until the faust table holds `count` entries (the device events are in)."""
     deadline = asyncio.get_running_loop().time() + timeout
-    while len(service.tracker.devices.data.data) != count:
+    while service.tracker.size() != count:
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"table has {len(service.tracker.devices.data.data)} entries, not {count}")
+            raise AssertionError(f"table has {service.tracker.size()} entries, not {count}")
         await asyncio.sleep(0.1)
 
 
