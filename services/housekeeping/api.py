@@ -23,10 +23,11 @@ from aiohttp import web
 
 from services.housekeeping import planning, policy as policies, store
 from services.housekeeping.domain import (HOUSEKEPT_TYPES, TYPE_2, Policy, TrackedDevice,
-                                          age_in_months, decide, due_at, utc_instant)
+                                          age_in_months, decide, due_at)
 from services.housekeeping.handlers import work_message
 from services.housekeeping.policy import PolicyError, RunningPolicy
 from services.housekeeping.tracker import Tracker
+from shared.instants import parse_instant
 
 
 class QueryTimeout(RuntimeError):
@@ -87,7 +88,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
             given = body.get("policy")
             policy = running.current if given is None else policies.parse(
                 given if isinstance(given, str) else yaml.safe_dump(given), "policy")
-            start, end = _instant(body.get("from")), _instant(body.get("to"))
+            start, end = parse_instant(body.get("from")), parse_instant(body.get("to"))
         except (ValueError, AttributeError, TypeError) as error:
             return refuse(str(error))
         if end < start:
@@ -99,7 +100,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
 
     async def retention(request: web.Request) -> web.Response:
         try:
-            as_of = _instant(request.query.get("as_of"))
+            as_of = parse_instant(request.query.get("as_of"))
             return reply(await queries.retention(running.current, as_of))
         except ValueError as error:
             return refuse(str(error))
@@ -108,7 +109,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
 
     async def runs(request: web.Request) -> web.Response:
         try:
-            as_of = _instant(request.query.get("as_of"))
+            as_of = parse_instant(request.query.get("as_of"))
         except ValueError as error:
             return refuse(str(error))
         async with queries.pool.acquire() as conn:
@@ -128,7 +129,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
                 return refuse(f"{device_type} is a Type 2 device: it has no SMI Status and is never housekept")
             if device_type not in HOUSEKEPT_TYPES:
                 return refuse(f"unknown device type {device_type!r}")
-            since, as_of = _instant(query.get("pending_since")), _instant(query.get("as_of"))
+            since, as_of = parse_instant(query.get("pending_since")), parse_instant(query.get("as_of"))
         except ValueError as error:
             return refuse(str(error))
         policy = running.current
@@ -152,7 +153,3 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
     return app
 
 
-def _instant(value) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("an ISO-8601 instant with a UTC offset is required")
-    return utc_instant(datetime.fromisoformat(value))

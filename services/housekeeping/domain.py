@@ -135,12 +135,6 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def utc_instant(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("an instant must carry a UTC offset (e.g. 2025-01-31T00:00:00Z)")
-    return value.astimezone(UTC)
-
-
 def removal_command_id(device_id: str, pending_since: datetime) -> str:
     """One removal per Pending spell: every run that finds the same spell due asks the same."""
     return f"housekeeping:{device_id}:{to_micros(pending_since)}"

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.housekeeping import metrics, planning, store
 from services.housekeeping.domain import (
-    Decision, Policy, from_micros, n8_payload, removal_command_id, utc_instant,
+    Decision, Policy, from_micros, n8_payload, removal_command_id,
 )
 from services.housekeeping.policy import RunningPolicy
 from shared import kafka
@@ -25,6 +25,7 @@ from shared.kafka import Output
 from shared.messages import DeviceEvent, RemoveDevice
 from shared.parties import PartyRegistry
 from shared.codes import DEVICE_REMOVED
+from shared.instants import parse_instant, utc_instant
 from shared.responses import alert
 from shared.settings import Settings
 
@@ -53,14 +54,14 @@ class PartitionWork:
         policy = Policy.model_validate(work["policy"])
         kind = work["kind"]
         if kind == "run":
-            await self.run(partition, utc_instant(datetime.fromisoformat(work["as_of"])), policy, entries,
+            await self.run(partition, parse_instant(work["as_of"]), policy, entries,
                            work["events_covered"])
             return
         if kind == "forecast":
-            result = planning.forecast(entries(), partition, policy, _instant(work["start"]),
-                                       _instant(work["end"]))
+            result = planning.forecast(entries(), partition, policy, parse_instant(work["start"]),
+                                       parse_instant(work["end"]))
         elif kind == "retention":
-            result = planning.retention(entries(), partition, policy, _instant(work["as_of"]))
+            result = planning.retention(entries(), partition, policy, parse_instant(work["as_of"]))
         else:
             raise ValueError(f"unknown kind of work {kind!r}")
         async with self.pool.acquire() as conn:
@@ -108,10 +109,6 @@ class PartitionWork:
                     message.offset, reason)
         out = kafka.dead_letter(self.settings, message, reason, SERVICE)
         await self.producer.send(out.topic, out.value, key=out.key, headers=out.kafka_headers())
-
-
-def _instant(value: str) -> datetime:
-    return utc_instant(datetime.fromisoformat(value))
 
 
 # --- Confirmed removals: N8 ---

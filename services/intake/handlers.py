@@ -5,7 +5,6 @@ so that nobody can spend another party's RequestID. From then on every RequestID
 with its outcome; a replay gets the recorded response again and causes nothing else.
 """
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
@@ -15,6 +14,7 @@ from services.intake.domain import Accepted, Rejection
 from services.intake.signatures import check_signature
 from shared import kafka, logs
 from shared.duis import codec
+from shared.instants import record_time
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, ReplyTo
 from shared.responses import answer_variant, response
@@ -124,7 +124,7 @@ def _route(intake: Intake, accepted: Accepted, reply: ReplyTo, record: ConsumerR
     body = accepted.body.model_dump(mode="json", exclude_none=True)
     command = HandleServiceRequest(
         reply=reply, variant=accepted.spec.variant, roles=sorted(accepted.party.roles),
-        event_time=datetime.fromtimestamp(record.timestamp / 1000, timezone.utc),
+        event_time=record_time(record),
         body={accepted.spec.element: body},
     )
     if accepted.spec.owner == "returns":
@@ -138,7 +138,7 @@ def _row(request_id: domain.RequestId, variant: str, document: codec.Document,
     return store.NewRequest(
         request_id=request_id.canonical, originator=request_id.originator, variant=variant,
         format=document.format,
-        received_at=datetime.fromtimestamp(record.timestamp / 1000, timezone.utc),
+        received_at=record_time(record),
         outcome=outcome, response=answer.value if answer else None,
         response_topic=answer.topic if answer else None,
     )

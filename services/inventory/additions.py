@@ -7,10 +7,11 @@ from aiokafka.structs import ConsumerRecord
 
 from services.inventory import domain, metrics, store
 from services.inventory import service_requests as sr
-from services.inventory.context import SERVICE, Inventory, Unusable, added, record_time
+from services.inventory.context import SERVICE, Inventory, Unusable, added
 from services.inventory.domain import CommsHubDelivered, Device, EnrolSMETS1Device
 from services.inventory.store import History
 from shared import kafka
+from shared.instants import record_time
 from shared.kafka import Output
 
 Message = sr.Request | CommsHubDelivered | EnrolSMETS1Device

@@ -1,5 +1,4 @@
 """What every inventory handler is given, and the outputs they all emit: responses and events."""
-from datetime import datetime, timezone
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
@@ -18,10 +17,6 @@ Inventory = Context
 
 class Unusable(Exception):
     """The input cannot be acted on and has nobody to answer: it goes to the dead letters."""
-
-
-def record_time(record: ConsumerRecord) -> datetime:
-    return datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
 
 
 def event_id(record: ConsumerRecord, device_id: str) -> str:

@@ -5,7 +5,6 @@ when inventory's HubsReturned arrives, in the same transaction that opens the re
 already known is answered again with its saved response and opens nothing.
 """
 from dataclasses import replace
-from datetime import datetime, timezone
 
 import asyncpg
 import orjson
@@ -17,6 +16,7 @@ from services.returns.domain import CheckOverdue, HubOutcome, ReturnReceived
 from shared import codes, eui, kafka
 from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS
+from shared.instants import record_time
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type
 from shared.responses import alert, response
@@ -118,7 +118,7 @@ async def on_hubs_returned(returns: Returns, conn: asyncpg.Connection,
 async def on_return_received(returns: Returns, conn: asyncpg.Connection,
                              record: ConsumerRecord) -> list[Output]:
     event = ReturnReceived.model_validate_json(record.value)
-    at = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
+    at = record_time(record)
     if await store.receive(conn, event.device_id, event.outcome, at) is None:
         raise Refused(f"hub {event.device_id} has no open Returns Remedy Record")
     metrics.RECEIVED.labels(event.outcome).inc()
