@@ -22,11 +22,12 @@ import yaml
 from aiohttp import web
 
 from services.housekeeping import planning, policy as policies, store
-from services.housekeeping.domain import (HOUSEKEPT_TYPES, TYPE_2, Policy, TrackedDevice,
+from services.housekeeping.domain import (HOUSEKEPT_TYPES, Policy, TrackedDevice,
                                           age_in_months, decide, due_at)
 from services.housekeeping.handlers import work_message
 from services.housekeeping.policy import PolicyError, RunningPolicy
 from services.housekeeping.tracker import Tracker
+from shared.duis.enums import TYPE_2_DEVICES
 from shared.instants import parse_instant
 
 
@@ -125,7 +126,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
         query = request.query
         try:
             device_type = query.get("device_type", "")
-            if device_type in TYPE_2:
+            if device_type in TYPE_2_DEVICES:
                 return refuse(f"{device_type} is a Type 2 device: it has no SMI Status and is never housekept")
             if device_type not in HOUSEKEPT_TYPES:
                 return refuse(f"unknown device type {device_type!r}")
