@@ -10,7 +10,7 @@ import asyncpg
 from aiokafka.structs import ConsumerRecord
 
 from services.intake import domain, metrics, store
-from services.intake.domain import Accepted, Rejection
+from services.intake.domain import Accepted, Refused
 from services.intake.signatures import check_signature
 from shared import kafka, logs
 from shared.duis import codec
@@ -23,8 +23,6 @@ from shared.service import Context
 SERVICE = "intake"
 
 
-Intake = Context
-
 
 @dataclass
 class _Taken:
@@ -34,7 +32,7 @@ class _Taken:
     output: Output
 
 
-async def handle_requests(intake: Intake, conn: asyncpg.Connection,
+async def handle_requests(intake: Context, conn: asyncpg.Connection,
                           records: list[ConsumerRecord]) -> list[list[Output]]:
     outputs: list[list[Output]] = [[] for _ in records]
     taken: list[_Taken] = []
@@ -49,7 +47,7 @@ async def handle_requests(intake: Intake, conn: asyncpg.Connection,
     return outputs
 
 
-async def _triage(intake: Intake, record: ConsumerRecord) -> Output | _Taken:
+async def _triage(intake: Context, record: ConsumerRecord) -> Output | _Taken:
     settings, raw = intake.settings, record.value or b""
     content_type = kafka.header(record, "content-type")
     if len(raw) > settings.max_request_bytes:
@@ -66,13 +64,13 @@ async def _triage(intake: Intake, record: ConsumerRecord) -> Output | _Taken:
         logs.request_id.reset(token)
 
 
-async def _check(intake: Intake, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
+async def _check(intake: Context, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
     settings = intake.settings
     variant = str(document.data["Header"].get("ServiceReferenceVariant", "unknown"))[:12]
     answered = answer_variant(document.data["Header"].get("ServiceReferenceVariant"))
     try:
         request_id = domain.check_envelope(document, settings.dcc_eui)
-    except Rejection as rejection:
+    except Refused as rejection:
         return _answer(intake, document, None, rejection, variant)
     reply = ReplyTo(request_id=document.request_id, originator=request_id.originator,
                     format=document.format, schema_version=document.schema_version or codec.SCHEMA_VERSION,
@@ -80,11 +78,11 @@ async def _check(intake: Intake, record: ConsumerRecord, document: codec.Documen
     try:
         party = domain.check_originator(await intake.parties.get(request_id.originator), request_id)
         check_signature(record.value, document, party, settings.signature_mode)
-    except Rejection as rejection:  # not from a known party: nothing recorded under its RequestID
+    except Refused as rejection:  # not from a known party: nothing recorded under its RequestID
         return _answer(intake, document, reply, rejection, variant)
     try:
         accepted = domain.evaluate(document, request_id, party)
-    except Rejection as rejection:
+    except Refused as rejection:
         output = _answer(intake, document, reply, rejection, variant)
         return _Taken(0, _row(request_id, variant, document, record, "rejected", output), output)
     output = _route(intake, accepted, reply, record)
@@ -92,8 +90,8 @@ async def _check(intake: Intake, record: ConsumerRecord, document: codec.Documen
     return _Taken(0, _row(request_id, accepted.spec.variant, document, record, "routed", None), output)
 
 
-def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
-            rejection: Rejection, variant: str) -> Output:
+def _answer(intake: Context, document: codec.Document, reply: ReplyTo | None,
+            rejection: Refused, variant: str) -> Output:
     metrics.rejected(variant, rejection.code)
     if reply is None:  # the RequestID itself is unusable: echo it, key by whatever sent it
         originator = document.request_id.split(":")[0][:64]
@@ -105,7 +103,7 @@ def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
     return response(intake.settings, reply, rejection.code, intake.clock(), reason=rejection.reason)
 
 
-def _too_large(intake: Intake, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
+def _too_large(intake: Context, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
     request_id = codec.guess_request_id(raw[:65536])
     reason = f"{len(raw)} bytes; the limit is {intake.settings.max_request_bytes}"
     if request_id is None:
@@ -116,10 +114,10 @@ def _too_large(intake: Intake, record: ConsumerRecord, raw: bytes, content_type:
     except codec.Undecodable:
         fmt = "xml"
     document = codec.Document(fmt, {"Header": {"RequestID": request_id}}, codec.SCHEMA_VERSION)
-    return _answer(intake, document, None, Rejection("E17", reason), "unknown")
+    return _answer(intake, document, None, Refused("E17", reason), "unknown")
 
 
-def _route(intake: Intake, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
+def _route(intake: Context, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
     topics = intake.settings.topics
     body = accepted.body.model_dump(mode="json", exclude_none=True)
     command = HandleServiceRequest(
@@ -172,7 +170,7 @@ async def _record(conn: asyncpg.Connection, taken: list[_Taken], outputs: list[l
                                       item.row.originator.encode(), headers)]
 
 
-async def handle_responses(intake: Intake, conn: asyncpg.Connection,
+async def handle_responses(intake: Context, conn: asyncpg.Connection,
                            records: list[ConsumerRecord]) -> list[list[Output]]:
     """Responses seen on the response topics: kept for replays, sent again to waiting replays."""
     ids = [_canonical(request_id, intake.settings.dcc_eui) if (request_id := kafka.header(r, "request-id"))
@@ -190,5 +188,5 @@ async def handle_responses(intake: Intake, conn: asyncpg.Connection,
 def _canonical(request_id: str, dcc_eui: str) -> str | None:
     try:
         return domain.parse_request_id(request_id, dcc_eui).canonical
-    except Rejection:
+    except Refused:
         return None

@@ -7,12 +7,14 @@ from aiokafka.structs import ConsumerRecord
 
 from services.inventory import domain, metrics, store
 from services.inventory import service_requests as sr
-from services.inventory.context import SERVICE, Inventory, Unusable, added
+from services.inventory.context import SERVICE, added
 from services.inventory.domain import CommsHubDelivered, Device, EnrolSMETS1Device
 from services.inventory.store import History
 from shared import kafka
 from shared.instants import record_time
 from shared.kafka import Output
+from shared.service import Context
+from shared.outcomes import Unusable
 
 Message = sr.Request | CommsHubDelivered | EnrolSMETS1Device
 
@@ -37,7 +39,7 @@ def _device_ids(message: Message) -> list[str]:
     return [message.body.DeviceID]
 
 
-async def apply(inv: Inventory, conn: asyncpg.Connection, run: list[Addition],
+async def apply(inv: Context, conn: asyncpg.Connection, run: list[Addition],
                 outputs: list[list[Output]]) -> None:
     """Apply the run (in order) and empty it."""
     if not run:
@@ -57,7 +59,7 @@ async def apply(inv: Inventory, conn: asyncpg.Connection, run: list[Addition],
     run.clear()
 
 
-async def _one(inv: Inventory, a: Addition, existing: set[str], new: list[Device],
+async def _one(inv: Context, a: Addition, existing: set[str], new: list[Device],
                history: list[History]) -> list[Output]:
     if isinstance(a.message, sr.Request):
         return sr.prenotify(inv, a.message, existing, new, history)
@@ -66,7 +68,7 @@ async def _one(inv: Inventory, a: Addition, existing: set[str], new: list[Device
     return _smets1_enrolled(inv, a.record, a.message, existing, new, history)
 
 
-async def _hub_delivered(inv: Inventory, record: ConsumerRecord, event: CommsHubDelivered,
+async def _hub_delivered(inv: Context, record: ConsumerRecord, event: CommsHubDelivered,
                          existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
     csp, orderer = await inv.parties.get(event.csp_id), await inv.parties.get(event.ordering_party)
     if csp is None or csp.kind != "csp":
@@ -84,7 +86,7 @@ async def _hub_delivered(inv: Inventory, record: ConsumerRecord, event: CommsHub
     return [added(inv, record, device, "CommsHubDelivered", event.csp_id, history) for device in hub]
 
 
-def _smets1_enrolled(inv: Inventory, record: ConsumerRecord, command: EnrolSMETS1Device,
+def _smets1_enrolled(inv: Context, record: ConsumerRecord, command: EnrolSMETS1Device,
                      existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
     if command.device_id in existing:
         raise Unusable(f"{command.device_id} is already in the SMI")

@@ -14,7 +14,7 @@ from functools import partial
 from aiohttp import web
 
 from services.inventory import api, metrics, reports, store
-from services.inventory.context import Inventory
+from shared.service import Context
 from services.inventory.handlers import handle
 from shared import db
 from shared.parties import PartyRegistry
@@ -33,7 +33,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["inventory"])
-        inventory = Inventory(settings, PartyRegistry(pool, settings.party_cache_seconds))
+        inventory = Context(settings, PartyRegistry(pool, settings.party_cache_seconds))
         processor = Processor(service="inventory", group_id="smi-inventory", pool=pool, settings=settings,
                               schema="inventory", handler=partial(handle, inventory),
                               topics=[settings.topics.inventory_commands, settings.topics.csp_events])

@@ -12,12 +12,14 @@ from pydantic import BaseModel, ValidationError
 from services.inventory import additions, domain, metrics, store
 from services.inventory import service_requests as sr
 from services.inventory import transitions as t
-from services.inventory.context import SERVICE, Inventory, Unusable, event_id, publish
+from services.inventory.context import SERVICE, event_id, publish
 from services.inventory.domain import CommsHubDelivered, EnrolSMETS1Device
 from services.inventory.working_set import WorkingSet
 from shared import kafka
 from shared.eui import canonical_request_id
 from shared.kafka import Output
+from shared.service import Context
+from shared.outcomes import Unusable
 from shared.messages import (HandleServiceRequest, HubResult, HubsReturned, RemoveDevice, ReturnHubs,
                              message_type)
 
@@ -29,7 +31,7 @@ COMMANDS: dict[str, type[BaseModel]] = {
 HUB_CODES = {"E31": "E55", "E51": "E51", "E52": "E081402", "E53": "E081402"}
 
 
-async def handle(inv: Inventory, conn: asyncpg.Connection,
+async def handle(inv: Context, conn: asyncpg.Connection,
                  records: list[ConsumerRecord]) -> list[list[Output]]:
     outputs: list[list[Output]] = [[] for _ in records]
     parsed: list[tuple[int, ConsumerRecord, BaseModel, str | None]] = []
@@ -79,7 +81,7 @@ async def handle(inv: Inventory, conn: asyncpg.Connection,
     return outputs
 
 
-def parse(inv: Inventory, record: ConsumerRecord) -> BaseModel | None:
+def parse(inv: Context, record: ConsumerRecord) -> BaseModel | None:
     """The message in the record; None for a CSP event that belongs to another service."""
     kind = message_type(record.value or b"")
     if record.topic == inv.settings.topics.csp_events:
@@ -103,14 +105,14 @@ def message_id(message: BaseModel) -> str | None:
     return f"command:{type(message).__name__}:{command_id}" if command_id else None
 
 
-async def dispatch(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,
+async def dispatch(inv: Context, conn: asyncpg.Connection, record: ConsumerRecord,
                    message: BaseModel) -> list[Output]:
     if isinstance(message, RemoveDevice):
         return await on_remove_device(inv, conn, record, message)
     return await on_return_hubs(inv, conn, record, message)
 
 
-async def on_remove_device(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,
+async def on_remove_device(inv: Context, conn: asyncpg.Connection, record: ConsumerRecord,
                            command: RemoveDevice) -> list[Output]:
     """Remove only a device still Pending since the instant housekeeping saw; else refuse."""
     common = dict(reason=command.reason, policy_version=command.policy_version,
@@ -141,7 +143,7 @@ async def on_remove_device(inv: Inventory, conn: asyncpg.Connection, record: Con
                                       **common))]
 
 
-async def on_return_hubs(inv: Inventory, conn: asyncpg.Connection, record: ConsumerRecord,
+async def on_return_hubs(inv: Context, conn: asyncpg.Connection, record: ConsumerRecord,
                          command: ReturnHubs) -> list[Output]:
     """Per hub: known, a CHF, the asker's, in a status that allows a return; CHF and GPF move
     to Withdrawn. One HubsReturned answers every hub."""

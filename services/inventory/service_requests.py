@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.inventory import domain, store
 from services.inventory import transitions as t
-from services.inventory.context import Inventory, added, answer, event_id, publish
+from services.inventory.context import added, answer, event_id, publish
 from services.inventory.domain import Device
 from services.inventory.store import History
 from services.inventory.working_set import WorkingSet
@@ -20,6 +20,7 @@ from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.eui import canonical_eui, is_eui
 from shared.kafka import Output
+from shared.service import Context
 from shared.messages import HandleServiceRequest
 
 SERVICE = "inventory"
@@ -49,7 +50,7 @@ class Request:
         return self.command.variant
 
 
-def validate(inv: Inventory, record: ConsumerRecord, command: HandleServiceRequest) -> Request | Output:
+def validate(inv: Context, record: ConsumerRecord, command: HandleServiceRequest) -> Request | Output:
     """The body re-validated with its catalogue model, or the rejection to send."""
     spec = SERVICE_REQUESTS.get(command.variant)
     if spec is None or spec.owner != SERVICE:
@@ -71,7 +72,7 @@ def device_named(command: HandleServiceRequest) -> str | None:
     return canonical_eui(device_id) if is_eui(device_id) else None
 
 
-def prenotify(inv: Inventory, r: Request, existing: set[str], new: list[Device],
+def prenotify(inv: Context, r: Request, existing: set[str], new: list[Device],
               history: list[History]) -> list[Output]:
     """SR 12.2 for one request of a run of additions (see `additions`): `existing` holds every
     Device ID of the SMI the run could clash with, and grows as devices are added."""
@@ -85,7 +86,7 @@ def prenotify(inv: Inventory, r: Request, existing: set[str], new: list[Device],
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
-async def handle(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
+async def handle(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
     """Every served SR but 12.2, one request at a time, on the batch's working set."""
     if r.variant == "8.2":
         return await read_inventory(inv, conn, ws, r)
@@ -103,7 +104,7 @@ async def handle(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Re
         return [_refuse(inv, r, refusal)]
 
 
-async def read_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
+async def read_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
     body = r.body
     if body.DeviceID is not None:
         found = await ws.device(conn, body.DeviceID)
@@ -118,7 +119,7 @@ async def read_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSe
     return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_payload(devices))]
 
 
-async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+async def update_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
                            device: Device) -> list[Output]:
     body = r.body
     if body.UpdateDeviceStatusExceptCH is not None:
@@ -155,7 +156,7 @@ async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: Working
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
-async def change_status(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request, cause: str,
+async def change_status(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request, cause: str,
                         device: Device, target: str, whole_hub: bool = False) -> list[Output]:
     """One table-checked move; for a whole hub, its GPF moves with its CHF or neither moves."""
     move = t.decide(cause, device.device_type, device.status, target, device.relations(r.party))
@@ -180,5 +181,5 @@ async def change_status(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet
     return [*events, answer(inv, r.command.reply, r.variant, "I0")]
 
 
-def _refuse(inv: Inventory, r: Request, refusal: t.Refused) -> Output:
+def _refuse(inv: Context, r: Request, refusal: t.Refused) -> Output:
     return answer(inv, r.command.reply, r.variant, refusal.code, reason=refusal.reason)

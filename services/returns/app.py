@@ -17,11 +17,11 @@ from aiohttp import web
 
 from services.returns import api, metrics, tracking
 from services.returns.domain import CheckOverdue
-from services.returns.handlers import Returns, handle
+from services.returns.handlers import handle
 from shared import db, kafka
 from shared.parties import PartyRegistry
 from shared.processor import Processor
-from shared.service import run_processors
+from shared.service import Context, run_processors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ async def serve(settings: Settings, stop: asyncio.Event,
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["returns"])
-        returns = Returns(settings, PartyRegistry(pool, settings.party_cache_seconds), clock)
+        returns = Context(settings, PartyRegistry(pool, settings.party_cache_seconds), clock)
         common = dict(service="returns", pool=pool, settings=settings, schema="returns",
                       handler=partial(handle, returns))
         topics = settings.topics

@@ -19,47 +19,42 @@ from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.instants import record_time
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, HubsReturned, ReplyTo, ReturnHubs, message_type
+from shared.outcomes import Unusable
 from shared.responses import alert, response
 from shared.service import Context
 
 SERVICE = "returns"
 
 
-Returns = Context
 
-
-class Refused(Exception):
-    """The input cannot be handled: it goes to the dead letters with this reason."""
-
-
-async def handle(returns: Returns, conn: asyncpg.Connection,
+async def handle(returns: Context, conn: asyncpg.Connection,
                  records: list[ConsumerRecord]) -> list[list[Output]]:
     outputs = []
     for record in records:
         try:
             outputs.append(await _dispatch(returns, conn, record))
-        except (Refused, ValidationError) as error:
+        except (Unusable, ValidationError) as error:
             outputs.append([kafka.dead_letter(returns.settings, record, str(error), SERVICE)])
     return outputs
 
 
-async def _dispatch(returns: Returns, conn: asyncpg.Connection, record: ConsumerRecord) -> list[Output]:
+async def _dispatch(returns: Context, conn: asyncpg.Connection, record: ConsumerRecord) -> list[Output]:
     topics, kind = returns.settings.topics, message_type(record.value or b"")
     if record.topic == topics.csp_events:
         # The CSP feed is shared with inventory, which owns every other event on it.
         return await on_return_received(returns, conn, record) if kind == "ReturnReceived" else []
     if record.topic == topics.inventory_replies:
         if kind is None:
-            raise Refused("not a JSON message with a type")
+            raise Unusable("not a JSON message with a type")
         return await on_hubs_returned(returns, conn, record) if kind == "HubsReturned" else []
     if kind == "HandleServiceRequest":
         return await on_return_request(returns, conn, record)
     if kind == "CheckOverdue":
         return await on_check_overdue(returns, conn, record)
-    raise Refused(f"returns takes HandleServiceRequest or CheckOverdue commands, not {kind!r:.40}")
+    raise Unusable(f"returns takes HandleServiceRequest or CheckOverdue commands, not {kind!r:.40}")
 
 
-async def on_return_request(returns: Returns, conn: asyncpg.Connection,
+async def on_return_request(returns: Context, conn: asyncpg.Connection,
                             record: ConsumerRecord) -> list[Output]:
     command = HandleServiceRequest.model_validate_json(record.value)
     request_id = canonical_request_id(command.reply.request_id)
@@ -90,18 +85,18 @@ async def on_return_request(returns: Returns, conn: asyncpg.Connection,
     return [Output(returns.settings.topics.inventory_commands, ask.to_bytes(), request_id.encode())]
 
 
-async def on_hubs_returned(returns: Returns, conn: asyncpg.Connection,
+async def on_hubs_returned(returns: Context, conn: asyncpg.Connection,
                            record: ConsumerRecord) -> list[Output]:
     reply = HubsReturned.model_validate_json(record.value)
     req = await store.request(conn, reply.request_id)
     if req is None or req["command_id"] != reply.command_id:
-        raise Refused(f"no return request {reply.request_id} asked inventory with {reply.command_id}")
+        raise Unusable(f"no return request {reply.request_id} asked inventory with {reply.command_id}")
     if req["state"] == "answered":
         return []  # the same answer again: the request is settled
     awaiting = await store.awaiting_hubs(conn, reply.request_id)
     results = {r.device_id: r for r in reply.results}
     if set(results) != set(awaiting) or len(results) != len(reply.results):
-        raise Refused(f"inventory answered for {len(results)} hubs, {len(awaiting)} were asked")
+        raise Unusable(f"inventory answered for {len(results)} hubs, {len(awaiting)} were asked")
     reason = domain.Reason.from_json(orjson.loads(req["reason"]))
     due = domain.due_by(req["event_time"], returns.settings.returns_due_days)
     accepted = [(r.device_id, r.gpf_id, awaiting[r.device_id]["other_device_id"])
@@ -115,17 +110,17 @@ async def on_hubs_returned(returns: Returns, conn: asyncpg.Connection,
     return [await _answer(returns, conn, reply.request_id, reply_to, req["variant"])]
 
 
-async def on_return_received(returns: Returns, conn: asyncpg.Connection,
+async def on_return_received(returns: Context, conn: asyncpg.Connection,
                              record: ConsumerRecord) -> list[Output]:
     event = ReturnReceived.model_validate_json(record.value)
     at = record_time(record)
     if await store.receive(conn, event.device_id, event.outcome, at) is None:
-        raise Refused(f"hub {event.device_id} has no open Returns Remedy Record")
+        raise Unusable(f"hub {event.device_id} has no open Returns Remedy Record")
     metrics.RECEIVED.labels(event.outcome).inc()
     return []
 
 
-async def on_check_overdue(returns: Returns, conn: asyncpg.Connection,
+async def on_check_overdue(returns: Context, conn: asyncpg.Connection,
                            record: ConsumerRecord) -> list[Output]:
     check = CheckOverdue.model_validate_json(record.value)
     outputs = []
@@ -140,7 +135,7 @@ async def on_check_overdue(returns: Returns, conn: asyncpg.Connection,
     return outputs
 
 
-async def _answer(returns: Returns, conn: asyncpg.Connection, request_id: str, reply: ReplyTo,
+async def _answer(returns: Context, conn: asyncpg.Connection, request_id: str, reply: ReplyTo,
                   variant: str) -> Output:
     hubs = [HubOutcome(r["device_id"], r["code"], r["reference"], r["due_by"])
             for r in await store.hub_outcomes(conn, request_id)]
@@ -152,7 +147,7 @@ async def _answer(returns: Returns, conn: asyncpg.Connection, request_id: str, r
     return output
 
 
-def _reject(returns: Returns, reply: ReplyTo, code: str, reason: str) -> Output:
+def _reject(returns: Context, reply: ReplyTo, code: str, reason: str) -> Output:
     metrics.REQUESTS.labels("unknown", code).inc()
     return response(returns.settings, reply, code, returns.clock(), reason=reason)
 
@@ -168,4 +163,4 @@ def canonical_request_id(value: str) -> str:
     try:
         return eui.canonical_request_id(value)
     except ValueError as error:
-        raise Refused(str(error)) from None
+        raise Unusable(str(error)) from None
