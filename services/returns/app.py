@@ -17,7 +17,7 @@ from aiohttp import web
 
 from services.returns import api, metrics, tracking
 from services.returns.domain import CheckOverdue
-from services.returns.handlers import handle
+from services.returns.handlers import handle, table
 from shared import db, kafka
 from shared.parties import PartyRegistry
 from shared.processor import Processor
@@ -42,7 +42,7 @@ async def serve(settings: Settings, stop: asyncio.Event,
             await db.migrate(conn, ["returns"])
         returns = Context(settings, PartyRegistry(pool, settings.party_cache_seconds), clock)
         common = dict(service="returns", pool=pool, settings=settings, schema="returns",
-                      handler=partial(handle, returns))
+                      handler=partial(handle, returns, table(settings)))
         topics = settings.topics
         processors = [
             Processor(group_id="smi-returns", topics=[topics.returns_commands, topics.inventory_replies],
