@@ -15,7 +15,7 @@ from aiohttp import web
 
 from services.inventory import api, metrics, reports, store
 from shared.service import Context
-from services.inventory.handlers import handle
+from services.inventory import executor, handlers
 from shared import db
 from shared.parties import PartyRegistry
 from shared.processor import Processor
@@ -35,7 +35,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await db.migrate(conn, ["inventory"])
         inventory = Context(settings, PartyRegistry(pool, settings.party_cache_seconds))
         processor = Processor(service="inventory", group_id="smi-inventory", pool=pool, settings=settings,
-                              schema="inventory", handler=partial(handle, inventory),
+                              schema="inventory", handler=partial(executor.handle, inventory, handlers.table(settings)),
                               topics=[settings.topics.inventory_commands, settings.topics.csp_events])
         if settings.http_port:
             runner = web.AppRunner(api.build(pool, lambda: datetime.now(timezone.utc)), access_log=None)

@@ -1,8 +1,10 @@
-"""The Service Requests inventory completes: 12.2, 8.2, 8.3, 8.4 and 8.14.1/8.14.2.
+"""The Service Requests inventory completes: 12.2, 8.2, 8.3, 8.4 and 8.14.1/8.14.2, one handler
+per variant (the table is in `handlers`).
 
 Each gets exactly one response. A change is saved, logged in the status history and announced by
 one DeviceEvent per device, all in the transaction that records the request as handled.
 """
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -20,8 +22,8 @@ from shared.duis import errors
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.eui import canonical_eui, is_eui
 from shared.kafka import Output
-from shared.service import Context
 from shared.messages import HandleServiceRequest
+from shared.service import Context
 
 SERVICE = "inventory"
 RETURN_TO_PENDING = "return to Pending, AC 7.1"
@@ -72,8 +74,8 @@ def device_named(command: HandleServiceRequest) -> str | None:
     return canonical_eui(device_id) if is_eui(device_id) else None
 
 
-def prenotify(inv: Context, r: Request, existing: set[str], new: list[Device],
-              history: list[History]) -> list[Output]:
+async def prenotify(inv: Context, record: ConsumerRecord, r: Request, existing: set[str], new: list[Device],
+                    history: list[History]) -> list[Output]:
     """SR 12.2 for one request of a run of additions (see `additions`): `existing` holds every
     Device ID of the SMI the run could clash with, and grows as devices are added."""
     refusal = domain.prenotification_refusal(r.body, r.body.DeviceID in existing)
@@ -82,26 +84,23 @@ def prenotify(inv: Context, r: Request, existing: set[str], new: list[Device],
     existing.add(r.body.DeviceID)
     device = domain.prenotified(r.body, r.party, r.command.roles, r.at)
     new.append(device)
-    return [added(inv, r.record, device, "12.2", r.party, history, request_id=r.request_id),
+    return [added(inv, record, device, "12.2", r.party, history, request_id=r.request_id),
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
-async def handle(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
-    """Every served SR but 12.2, one request at a time, on the batch's working set."""
-    if r.variant == "8.2":
-        return await read_inventory(inv, conn, ws, r)
-    device = await ws.device(conn, r.body.DeviceID)
-    if device is None:
-        return [_refuse(inv, r, t.Refused("E30", f"{r.body.DeviceID} is not in the Smart Metering Inventory"))]
-    try:
-        if r.variant == "8.3":
-            return await change_status(inv, conn, ws, r, "8.3", device, "Decommissioned")
-        if r.variant in ("8.14.1", "8.14.2"):
-            target = "Commissioned" if r.variant == "8.14.1" else "InstalledNotCommissioned"
-            return await change_status(inv, conn, ws, r, r.variant, device, target, whole_hub=True)
-        return await update_inventory(inv, conn, ws, r, device)
-    except t.Refused as refusal:
-        return [_refuse(inv, r, refusal)]
+def on_named_device(handler: Callable[..., Awaitable[list[Output]]]):
+    """A request about one device in the SMI: E30 when it is not there; a refusal of the rules
+    answers the request with its code."""
+    async def handle(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
+        device = await ws.device(conn, r.body.DeviceID)
+        if device is None:
+            return [_refuse(inv, r, t.Refused("E30", f"{r.body.DeviceID} is not in the Smart Metering Inventory"))]
+        try:
+            return await handler(inv, conn, ws, r, device)
+        except t.Refused as refusal:
+            return [_refuse(inv, r, refusal)]
+    handle.__name__ = handler.__name__
+    return handle
 
 
 async def read_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
@@ -119,6 +118,7 @@ async def read_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet,
     return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_payload(devices))]
 
 
+@on_named_device
 async def update_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
                            device: Device) -> list[Output]:
     body = r.body
@@ -131,12 +131,11 @@ async def update_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSe
     if body.DeleteDevice:
         if refusal := domain.deletion_refusal(device, r.party):
             raise refusal
-        await ws.flush(conn)
-        if device.status is not None:
-            await store.append_history(conn, [(device.device_id, device.status, None, r.at,
-                                               "8.4 DeleteDevice", r.party, r.request_id)])
-        await store.archive(conn, device, r.at, "8.4 DeleteDevice", "deleted by request", None, r.request_id)
-        ws.forget([device.device_id])
+        async with ws.writing_directly(conn, [device.device_id]):
+            if device.status is not None:
+                await store.append_history(conn, [(device.device_id, device.status, None, r.at,
+                                                   "8.4 DeleteDevice", r.party, r.request_id)])
+            await store.archive(conn, device, r.at, "8.4 DeleteDevice", "deleted by request", None, r.request_id)
         return [publish(inv, domain.event("DeviceDeleted", device, r.at, "8.4 DeleteDevice",
                                           event_id(r.record, device.device_id), previous=device.status,
                                           reference=r.request_id, reason="deleted by request")),
@@ -156,18 +155,33 @@ async def update_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSe
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
+@on_named_device
+async def decommission(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+                       device: Device) -> list[Output]:
+    return await change_status(inv, conn, ws, r, "8.3", device, "Decommissioned")
+
+
+@on_named_device
+async def commission_hub(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+                         device: Device) -> list[Output]:
+    return await change_status(inv, conn, ws, r, r.variant, device, "Commissioned", whole_hub=True)
+
+
+@on_named_device
+async def install_hub(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+                      device: Device) -> list[Output]:
+    return await change_status(inv, conn, ws, r, r.variant, device, "InstalledNotCommissioned", whole_hub=True)
+
+
 async def change_status(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request, cause: str,
                         device: Device, target: str, whole_hub: bool = False) -> list[Output]:
-    """One table-checked move; for a whole hub, its GPF moves with its CHF or neither moves."""
-    move = t.decide(cause, device.device_type, device.status, target, device.relations(r.party))
+    """One table-checked move; a whole hub moves as one unit (`domain.hub_move`)."""
+    if whole_hub:
+        gpf = await ws.device(conn, device.linked_device_id) if device.linked_device_id else None
+        move, moving = domain.hub_move(cause, device, gpf, target, r.party)
+    else:
+        move, moving = t.decide(cause, device.device_type, device.status, target, device.relations(r.party)), [device]
     reason = RETURN_TO_PENDING if move.basis == "AC 7.1" else None
-    moving = [device]
-    if whole_hub and device.linked_device_id:
-        gpf = await ws.device(conn, device.linked_device_id)
-        if gpf is not None:
-            if not t.allowed(cause, gpf.status, target):
-                raise t.Refused("E31", f"its GPF {gpf.device_id} may not move from {gpf.status} to {target}")
-            moving.append(gpf)
     changed = [d.moved(target, r.at) for d in moving]
     if whole_hub:  # the installing supplier becomes responsible for the hub
         changed = [replace(d, responsible_supplier=r.party) for d in changed]
