@@ -98,6 +98,14 @@ def variant_table(service: str, rows: Mapping[str, Callable[..., Any]]) -> dict[
     return dict(rows)
 
 
+def owner_table(rows: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """Service that owns an SR -> how a request is routed to it, checked against the catalogue."""
+    owners = {spec.owner for spec in SERVICE_REQUESTS.values()}
+    if missing := owners - rows.keys():
+        raise MissingHandler(f"no route to {', '.join(sorted(missing))}, which owns Service Requests")
+    return dict(rows)
+
+
 async def one_by_one(table: HandlerTable, settings: Settings, conn: asyncpg.Connection,
                      records: list[ConsumerRecord], *context: Any) -> list[list[Output]]:
     """The executor of a table whose handlers take one record at a time:

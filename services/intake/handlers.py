@@ -13,12 +13,14 @@ from services.intake import domain, metrics, store
 from services.intake.domain import Accepted, Refused
 from services.intake.signatures import check_signature
 from shared import kafka, logs
+from shared.dispatch import owner_table
 from shared.duis import codec
 from shared.instants import record_time
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, ReplyTo
 from shared.responses import answer_variant, response
 from shared.service import Context
+from shared.settings import Topics
 
 SERVICE = "intake"
 
@@ -118,17 +120,27 @@ def _too_large(intake: Context, record: ConsumerRecord, raw: bytes, content_type
 
 
 def _route(intake: Context, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
-    topics = intake.settings.topics
     body = accepted.body.model_dump(mode="json", exclude_none=True)
     command = HandleServiceRequest(
         reply=reply, variant=accepted.spec.variant, roles=sorted(accepted.party.roles),
         event_time=record_time(record),
         body={accepted.spec.element: body},
     )
-    if accepted.spec.owner == "returns":
-        return Output(topics.returns_commands, command.to_bytes(), accepted.request_id.canonical.encode())
+    return ROUTES[accepted.spec.owner](intake.settings.topics, accepted, body, command)
+
+
+def _to_inventory(topics: Topics, accepted: Accepted, body: dict, command: HandleServiceRequest) -> Output:
+    """Keyed by the device (or place) it is about, so one device's requests stay in order."""
     key = body.get("DeviceID") or body.get("MPxN") or body.get("UPRN") or accepted.request_id.canonical
     return Output(topics.inventory_commands, command.to_bytes(), str(key).encode())
+
+
+def _to_returns(topics: Topics, accepted: Accepted, body: dict, command: HandleServiceRequest) -> Output:
+    return Output(topics.returns_commands, command.to_bytes(), accepted.request_id.canonical.encode())
+
+
+# Where an accepted request goes: to the service the catalogue says owns its variant.
+ROUTES = owner_table({"inventory": _to_inventory, "returns": _to_returns})
 
 
 def _row(request_id: domain.RequestId, variant: str, document: codec.Document,
