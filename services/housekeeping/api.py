@@ -14,6 +14,7 @@
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -21,10 +22,9 @@ import orjson
 import yaml
 from aiohttp import web
 
-from services.housekeeping import planning, policy as policies, store
+from services.housekeeping import planning, policy as policies, store, work
 from services.housekeeping.domain import (HOUSEKEPT_TYPES, Policy, TrackedDevice,
                                           age_in_months, decide, due_at)
-from services.housekeeping.handlers import work_message
 from services.housekeeping.policy import PolicyError, RunningPolicy
 from services.housekeeping.tracker import Tracker
 from shared.duis.enums import TYPE_2_DEVICES
@@ -42,18 +42,19 @@ class Queries:
         self.tracker, self.pool, self.timeout = tracker, pool, timeout
 
     async def forecast(self, policy: Policy, start: datetime, end: datetime) -> dict:
-        parts = await self._ask("forecast", policy, start=start.isoformat(), end=end.isoformat())
+        parts = await self._ask(lambda query_id: work.Forecast(query_id=query_id, policy=policy, start=start,
+                                                               end=end))
         return {"policy_version": policy.version, "from": start.isoformat(), "to": end.isoformat(),
                 **planning.forecast_summary(parts)}
 
     async def retention(self, policy: Policy, as_of: datetime) -> dict:
-        parts = await self._ask("retention", policy, as_of=as_of.isoformat())
+        parts = await self._ask(lambda query_id: work.Retention(query_id=query_id, policy=policy, as_of=as_of))
         return {"policy_version": policy.version, "as_of": as_of.isoformat(),
                 "excluded_types": sorted(policy.excluded_types), **planning.retention_summary(parts)}
 
-    async def _ask(self, kind: str, policy: Policy, **fields) -> list[dict]:
+    async def _ask(self, query: Callable[[str], work.Work]) -> list[dict]:
         query_id = uuid.uuid4().hex
-        await self.tracker.fan_out(work_message(kind, policy, query_id=query_id, **fields))
+        await self.tracker.fan_out(query(query_id))
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             async with self.pool.acquire() as conn:
