@@ -4,6 +4,7 @@ per variant (the table is in `handlers`).
 Each gets exactly one response. A change is saved, logged in the status history and announced by
 one DeviceEvent per device, all in the transaction that records the request as handled.
 """
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -91,6 +92,7 @@ async def prenotify(inv: Context, record: ConsumerRecord, r: Request, existing: 
 def on_named_device(handler: Callable[..., Awaitable[list[Output]]]):
     """A request about one device in the SMI: E30 when it is not there; a refusal of the rules
     answers the request with its code."""
+    @functools.wraps(handler)
     async def handle(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
         device = await ws.device(conn, r.body.DeviceID)
         if device is None:
@@ -99,7 +101,6 @@ def on_named_device(handler: Callable[..., Awaitable[list[Output]]]):
             return await handler(inv, conn, ws, r, device)
         except t.Refused as refusal:
             return [_refuse(inv, r, refusal)]
-    handle.__name__ = handler.__name__
     return handle
 
 
