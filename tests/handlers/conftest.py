@@ -17,8 +17,9 @@ from tests.conftest import TEST_KAFKA_PORT, TEST_PG_PORT, TEST_STACK_DIR, unavai
 
 
 class LocalPostgres:
-    """The test stack's PostgreSQL, shared with concurrent test runs the way the integration
-    tests share it: the last run to finish stops it if a test run started it."""
+    """The test stack's PostgreSQL, shared with concurrent test runs (and with the integration
+    tests' stack in the same run) the way they share it: the last user stops what test runs
+    started."""
 
     def __init__(self) -> None:
         from deploy.local import postgres
@@ -51,12 +52,14 @@ class LocalPostgres:
                 fcntl.flock(self.users, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return  # another test run still uses the stack
+            # The last user stops all that test runs started, the integration tests' Kafka too.
             started = set(self.marker.read_text().split()) if self.marker.exists() else set()
+            if "kafka" in started:
+                from deploy.local import stack
+                stack.stop_kafka(TEST_STACK_DIR)
             if "postgres" in started:
                 self.postgres.stop(self.layout)
-                started.discard("postgres")
-                self.marker.write_text("\n".join(sorted(started)) + "\n") if started else \
-                    self.marker.unlink(missing_ok=True)
+            self.marker.unlink(missing_ok=True)
         finally:
             self.users.close()
 
