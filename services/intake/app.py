@@ -1,5 +1,5 @@
 """Request intake: every Service Request on `smi.requests` is validated, authorised and
-de-duplicated, then routed to the service that owns it or answered with a rejection.
+de-duplicated, then routed to the service that owns it or answered with a refusal.
 A second consumer keeps each routed request's response, so that a replay gets it again."""
 import asyncio
 import logging

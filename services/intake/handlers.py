@@ -25,7 +25,6 @@ from shared.settings import Topics
 SERVICE = "intake"
 
 
-
 @dataclass
 class _Taken:
     """A request whose originator is known: recorded, then answered or routed."""
@@ -72,20 +71,20 @@ async def _check(intake: Context, record: ConsumerRecord, document: codec.Docume
     answered = answer_variant(document.data["Header"].get("ServiceReferenceVariant"))
     try:
         request_id = domain.check_envelope(document, settings.dcc_eui)
-    except Refused as rejection:
-        return _answer(intake, document, None, rejection, variant)
+    except Refused as refusal:
+        return _answer(intake, document, None, refusal, variant)
     reply = ReplyTo(request_id=document.request_id, originator=request_id.originator,
                     format=document.format, schema_version=document.schema_version or codec.SCHEMA_VERSION,
                     variant=answered)
     try:
         party = domain.check_originator(await intake.parties.get(request_id.originator), request_id)
         check_signature(record.value, document, party, settings.signature_mode)
-    except Refused as rejection:  # not from a known party: nothing recorded under its RequestID
-        return _answer(intake, document, reply, rejection, variant)
+    except Refused as refusal:  # not from a known party: nothing recorded under its RequestID
+        return _answer(intake, document, reply, refusal, variant)
     try:
         accepted = domain.evaluate(document, request_id, party)
-    except Refused as rejection:
-        output = _answer(intake, document, reply, rejection, variant)
+    except Refused as refusal:
+        output = _answer(intake, document, reply, refusal, variant)
         return _Taken(0, _row(request_id, variant, document, record, "rejected", output), output)
     output = _route(intake, accepted, reply, record)
     metrics.outcome(accepted.spec.variant, "routed")
@@ -93,8 +92,8 @@ async def _check(intake: Context, record: ConsumerRecord, document: codec.Docume
 
 
 def _answer(intake: Context, document: codec.Document, reply: ReplyTo | None,
-            rejection: Refused, variant: str) -> Output:
-    metrics.rejected(variant, rejection.code)
+            refusal: Refused, variant: str) -> Output:
+    metrics.rejected(variant, refusal.code)
     if reply is None:  # the RequestID itself is unusable: echo it, key by whatever sent it
         originator = document.request_id.split(":")[0][:64]
         header = document.data.get("Header") or {}
@@ -102,7 +101,7 @@ def _answer(intake: Context, document: codec.Document, reply: ReplyTo | None,
                                         format=document.format,
                                         schema_version=document.schema_version or codec.SCHEMA_VERSION,
                                         variant=answer_variant(header.get("ServiceReferenceVariant")))
-    return response(intake.settings, reply, rejection.code, intake.clock(), reason=rejection.reason)
+    return response(intake.settings, reply, refusal.code, intake.clock(), reason=refusal.reason)
 
 
 def _too_large(intake: Context, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
