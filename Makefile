@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed
 STACK := $(PYTHON) -m deploy.local.stack
 PYTEST_ARGS ?=
 
-.PHONY: venv duis-tools up down clean status test reliability bench run
+.PHONY: venv duis-tools up down clean status test test-handlers reliability bench run
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ status: venv
 
 test: venv duis-tools
 	$(PYTHON) -m pytest tests -q -ra --strict-markers $(PYTEST_ARGS)
+
+# Each service's handler table fed records directly, over PostgreSQL alone: no Kafka is needed.
+test-handlers: venv duis-tools
+	$(PYTHON) -m pytest tests/handlers -q -ra --strict-markers $(PYTEST_ARGS)
 
 reliability: venv duis-tools
 	SMI_RELIABILITY_REQUESTS=$${SMI_RELIABILITY_REQUESTS:-20000} $(PYTHON) -m pytest tests/reliability -q -ra --strict-markers $(PYTEST_ARGS)

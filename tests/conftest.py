@@ -93,7 +93,8 @@ class LocalStack:
 
     started_marker = TEST_STACK_DIR / ".started-by-tests"
 
-    def __init__(self) -> None:
+    def __init__(self, kafka: bool = True) -> None:
+        """`kafka=False`: PostgreSQL alone (the handler tests)."""
         from deploy.local import stack
 
         self.stack = stack
@@ -101,14 +102,30 @@ class LocalStack:
         self.users = open(TEST_STACK_DIR / ".users", "w")
         fcntl.flock(self.users, fcntl.LOCK_SH)
         before = {name for name, pid in stack.status(TEST_STACK_DIR).items() if pid}
+        wanted = {"kafka", "postgres"} if kafka else {"postgres"}
         try:
-            self.bootstrap, self.database_url = stack.ensure_infrastructure(
-                TEST_STACK_DIR, TEST_KAFKA_PORT, TEST_PG_PORT, TEST_BROKER_OVERRIDES)
+            if kafka:
+                self.bootstrap, self.database_url = stack.ensure_infrastructure(
+                    TEST_STACK_DIR, TEST_KAFKA_PORT, TEST_PG_PORT, TEST_BROKER_OVERRIDES)
+            else:
+                self.bootstrap, self.database_url = None, self._postgres_alone()
         except BaseException:
-            self._remember({"kafka", "postgres"} - before)
+            self._remember(wanted - before)
             self.close()
             raise
-        self._remember({"kafka", "postgres"} - before)
+        self._remember(wanted - before)
+
+    @staticmethod
+    def _postgres_alone() -> str:
+        from deploy.local import postgres
+        from deploy.local.layout import Layout
+
+        layout = Layout.resolve(TEST_STACK_DIR, TEST_KAFKA_PORT, TEST_PG_PORT)
+        layout.record()
+        with open(TEST_STACK_DIR / ".lock", "w") as lock:  # the lock deploy.local's stack takes
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            postgres.start(layout)
+        return layout.database_url
 
     def _remember(self, started: set[str]) -> None:
         if started:

@@ -14,6 +14,7 @@
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
@@ -21,12 +22,13 @@ import orjson
 import yaml
 from aiohttp import web
 
-from services.housekeeping import planning, policy as policies, store
-from services.housekeeping.domain import (HOUSEKEPT_TYPES, TYPE_2, Policy, TrackedDevice,
-                                          age_in_months, decide, due_at, utc_instant)
-from services.housekeeping.handlers import work_message
+from services.housekeeping import planning, policy as policies, store, work
+from services.housekeeping.domain import (HOUSEKEPT_TYPES, Policy, TrackedDevice,
+                                          age_in_months, decide, due_at)
 from services.housekeeping.policy import PolicyError, RunningPolicy
 from services.housekeeping.tracker import Tracker
+from shared.duis.enums import TYPE_2_DEVICES
+from shared.instants import parse_instant
 
 
 class QueryTimeout(RuntimeError):
@@ -40,18 +42,19 @@ class Queries:
         self.tracker, self.pool, self.timeout = tracker, pool, timeout
 
     async def forecast(self, policy: Policy, start: datetime, end: datetime) -> dict:
-        parts = await self._ask("forecast", policy, start=start.isoformat(), end=end.isoformat())
+        parts = await self._ask(lambda query_id: work.Forecast(query_id=query_id, policy=policy, start=start,
+                                                               end=end))
         return {"policy_version": policy.version, "from": start.isoformat(), "to": end.isoformat(),
                 **planning.forecast_summary(parts)}
 
     async def retention(self, policy: Policy, as_of: datetime) -> dict:
-        parts = await self._ask("retention", policy, as_of=as_of.isoformat())
+        parts = await self._ask(lambda query_id: work.Retention(query_id=query_id, policy=policy, as_of=as_of))
         return {"policy_version": policy.version, "as_of": as_of.isoformat(),
                 "excluded_types": sorted(policy.excluded_types), **planning.retention_summary(parts)}
 
-    async def _ask(self, kind: str, policy: Policy, **fields) -> list[dict]:
+    async def _ask(self, query: Callable[[str], work.Work]) -> list[dict]:
         query_id = uuid.uuid4().hex
-        await self.tracker.fan_out(work_message(kind, policy, query_id=query_id, **fields))
+        await self.tracker.fan_out(query(query_id))
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             async with self.pool.acquire() as conn:
@@ -87,7 +90,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
             given = body.get("policy")
             policy = running.current if given is None else policies.parse(
                 given if isinstance(given, str) else yaml.safe_dump(given), "policy")
-            start, end = _instant(body.get("from")), _instant(body.get("to"))
+            start, end = parse_instant(body.get("from")), parse_instant(body.get("to"))
         except (ValueError, AttributeError, TypeError) as error:
             return refuse(str(error))
         if end < start:
@@ -99,7 +102,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
 
     async def retention(request: web.Request) -> web.Response:
         try:
-            as_of = _instant(request.query.get("as_of"))
+            as_of = parse_instant(request.query.get("as_of"))
             return reply(await queries.retention(running.current, as_of))
         except ValueError as error:
             return refuse(str(error))
@@ -108,7 +111,7 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
 
     async def runs(request: web.Request) -> web.Response:
         try:
-            as_of = _instant(request.query.get("as_of"))
+            as_of = parse_instant(request.query.get("as_of"))
         except ValueError as error:
             return refuse(str(error))
         async with queries.pool.acquire() as conn:
@@ -124,11 +127,11 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
         query = request.query
         try:
             device_type = query.get("device_type", "")
-            if device_type in TYPE_2:
+            if device_type in TYPE_2_DEVICES:
                 return refuse(f"{device_type} is a Type 2 device: it has no SMI Status and is never housekept")
             if device_type not in HOUSEKEPT_TYPES:
                 return refuse(f"unknown device type {device_type!r}")
-            since, as_of = _instant(query.get("pending_since")), _instant(query.get("as_of"))
+            since, as_of = parse_instant(query.get("pending_since")), parse_instant(query.get("as_of"))
         except ValueError as error:
             return refuse(str(error))
         policy = running.current
@@ -152,7 +155,3 @@ def routes(queries: Queries, running: RunningPolicy) -> web.Application:
     return app
 
 
-def _instant(value) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("an ISO-8601 instant with a UTC offset is required")
-    return utc_instant(datetime.fromisoformat(value))

@@ -12,8 +12,10 @@ from typing import Literal
 from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-HOUSEKEPT_TYPES = ("ESME", "GSME", "GPF", "CHF", "HCALCS", "PPMID")
-TYPE_2 = ("IHD", "CAD")
+from shared.duis.enums import COMMS_HUB_TYPES, TYPE_2_DEVICES, DeviceType, values
+
+# Type 2 devices have no SMI Status, so they are never Pending and never housekept.
+HOUSEKEPT_TYPES = tuple(t for t in values(DeviceType) if t not in TYPE_2_DEVICES)
 RuleMode = Literal["all-pending", "previously-active-only"]
 
 
@@ -25,7 +27,7 @@ class Policy(BaseModel):
     rule: RuleMode = "all-pending"
     default_months: int = Field(12, ge=1, le=600)
     months_by_type: dict[str, int] = {}
-    excluded_types: frozenset[str] = frozenset({"CHF", "GPF"})
+    excluded_types: frozenset[str] = COMMS_HUB_TYPES
 
     @field_validator("months_by_type")
     @classmethod
@@ -54,7 +56,7 @@ class Policy(BaseModel):
 
 
 def _known_type(device_type: str) -> None:
-    if device_type in TYPE_2:
+    if device_type in TYPE_2_DEVICES:
         raise ValueError(f"{device_type} is a Type 2 device: it has no SMI Status and is never housekept")
     if device_type not in HOUSEKEPT_TYPES:
         raise ValueError(f"unknown device type {device_type!r}; expected one of {', '.join(HOUSEKEPT_TYPES)}")
@@ -133,12 +135,6 @@ def to_micros(instant: datetime) -> int:
 
 def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
-
-
-def utc_instant(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("an instant must carry a UTC offset (e.g. 2025-01-31T00:00:00Z)")
-    return value.astimezone(UTC)
 
 
 def removal_command_id(device_id: str, pending_since: datetime) -> str:

@@ -7,7 +7,7 @@
 """
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 import asyncpg
@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from services.housekeeping import metrics, planning, store
+from services.housekeeping import metrics, planning, store, work
 from services.housekeeping.domain import (
-    Decision, Policy, from_micros, n8_payload, removal_command_id, utc_instant,
+    Decision, from_micros, n8_payload, removal_command_id,
 )
 from services.housekeeping.policy import RunningPolicy
 from shared import kafka
@@ -26,6 +26,8 @@ from shared.kafka import Output
 from shared.messages import DeviceEvent, RemoveDevice
 from shared.parties import PartyRegistry
 from shared.codes import DEVICE_REMOVED
+from shared.dispatch import MissingHandler
+from shared.instants import utc_instant
 from shared.responses import alert
 from shared.settings import Settings
 
@@ -44,29 +46,33 @@ class PartitionWork:
     def __init__(self, settings: Settings, policy: RunningPolicy, pool: asyncpg.Pool,
                  producer: AIOKafkaProducer) -> None:
         self.settings, self.policy, self.pool, self.producer = settings, policy, pool, producer
+        # One handler per kind of partition work.
+        self.kinds: dict[str, Callable[..., Awaitable[None]]] = {
+            "run": self.run, "forecast": self.forecast, "retention": self.retention}
+        if missing := set(work.KINDS) - self.kinds.keys():
+            raise MissingHandler(f"housekeeping has no handler for partition work {', '.join(sorted(missing))}")
 
-    async def handle(self, partition: int, work: dict, entries: Callable[[], Iterable]) -> None:
-        policy = Policy.model_validate(work["policy"])
-        kind = work["kind"]
-        if kind == "run":
-            await self.run(partition, utc_instant(datetime.fromisoformat(work["as_of"])), policy, entries,
-                           work["events_covered"])
-            return
-        if kind == "forecast":
-            result = planning.forecast(entries(), partition, policy, _instant(work["start"]),
-                                       _instant(work["end"]))
-        elif kind == "retention":
-            result = planning.retention(entries(), partition, policy, _instant(work["as_of"]))
-        else:
-            raise ValueError(f"unknown kind of work {kind!r}")
+    async def handle(self, partition: int, message: work.Work, covered: int,
+                     entries: Callable[[], Iterable]) -> None:
+        """`covered`: the table holds every device event of the partition below this offset."""
+        await self.kinds[message.kind](partition, message, covered, entries)
+
+    async def forecast(self, partition: int, message: work.Forecast, covered: int, entries) -> None:
+        result = planning.forecast(entries(), partition, message.policy, message.start, message.end)
         async with self.pool.acquire() as conn:
-            await store.save_query_part(conn, work["query_id"], partition, result)
+            await store.save_query_part(conn, message.query_id, partition, result)
 
-    async def run(self, partition: int, as_of: datetime, policy: Policy, entries, covered: int) -> None:
+    async def retention(self, partition: int, message: work.Retention, covered: int, entries) -> None:
+        result = planning.retention(entries(), partition, message.policy, message.as_of)
+        async with self.pool.acquire() as conn:
+            await store.save_query_part(conn, message.query_id, partition, result)
+
+    async def run(self, partition: int, message: work.Run, covered: int, entries) -> None:
         """Decided on a table that holds every device event of the partition below offset
         `covered`. Asked again, a run decides again on the table as it is then: a device removed
         since is no longer there, one still due is asked for with the same command ID, which
         inventory answers once, and the N8 relay alerts once per removal."""
+        as_of, policy = message.as_of, message.policy
         started = time.perf_counter()
         plan = planning.plan_run(entries(), partition, policy, as_of)
         decisions = []
@@ -104,10 +110,6 @@ class PartitionWork:
                     message.offset, reason)
         out = kafka.dead_letter(self.settings, message, reason, SERVICE)
         await self.producer.send(out.topic, out.value, key=out.key, headers=out.kafka_headers())
-
-
-def _instant(value: str) -> datetime:
-    return utc_instant(datetime.fromisoformat(value))
 
 
 # --- Confirmed removals: N8 ---
@@ -158,9 +160,3 @@ async def handle_removals(settings: Settings, registry: PartyRegistry, conn: asy
                              n8_payload(event.device_id), event.occurred_at))
     metrics.ALERTS.inc(len(outputs))
     return outputs
-
-
-def work_message(kind: str, policy: Policy, **fields) -> dict:
-    return {"kind": kind, "policy": policy.model_dump(mode="json"), **fields}
-
-

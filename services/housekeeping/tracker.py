@@ -25,6 +25,7 @@ from services.housekeeping.coverage import EventEnds, Progress
 from services.housekeeping.entries import parse_event
 from services.housekeeping.handlers import PartitionWork, parse_run_request
 from services.housekeeping.table import reader, size, writer
+from services.housekeeping.work import Run, Work, parse as parse_work
 from shared import topics
 from shared.kafka import TopicSpec, admin_client, apply_topics, client_options
 from shared.processor import TRANSIENT
@@ -157,35 +158,32 @@ class Tracker:
                 await self.work.dead_letter(event.message, str(error))
                 continue
             log.info("housekeeping run as of %s", as_of.isoformat())
-            await self.fan_out({"kind": "run", "as_of": as_of.isoformat(),
-                                "policy": self.work.policy.current.model_dump(mode="json")})
+            await self.fan_out(Run(as_of=as_of, policy=self.work.policy.current))
 
-    async def fan_out(self, work: dict) -> None:
+    async def fan_out(self, message: Work) -> None:
         """One work message per partition, each with the end of its committed device events."""
         ends = await self.ends.now()
         for partition in range(self.partitions):
-            value = orjson.dumps({**work, "events_end": ends[partition]})
-            await self.producer.send(self.work_topic.get_topic_name(), value, partition=partition)
+            await self.producer.send(self.work_topic.get_topic_name(), message.for_partition(ends[partition]),
+                                     partition=partition)
         await self.producer.flush()
 
     async def _partition_work(self, stream) -> None:
         async for event in stream.events():
             partition = event.message.partition
             try:
-                work = orjson.loads(event.value)
-                target = int(work.get("events_end", 0))
-            except (ValueError, TypeError, AttributeError) as error:
+                message = parse_work(event.value)
+            except ValueError as error:
                 await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
                 continue
-            covered = await self.progress.wait(partition, target, lambda: self._keeps(partition))
+            covered = await self.progress.wait(partition, message.events_end, lambda: self._keeps(partition))
             if covered is None:
                 await self._requeue(event)
                 continue
             delay = 0.2
             while True:
                 try:
-                    await self.work.handle(partition, {**work, "events_covered": covered},
-                                           lambda: self.entries(partition))
+                    await self.work.handle(partition, message, covered, lambda: self.entries(partition))
                 except (ValueError, KeyError, TypeError, ValidationError) as error:
                     await self.work.dead_letter(event.message, f"unusable partition work: {error!r}")
                 except TRANSIENT as error:  # the work is retried, never skipped

@@ -1,16 +1,16 @@
 """Request intake: every Service Request on `smi.requests` is validated, authorised and
-de-duplicated, then routed to the service that owns it or answered with a rejection.
+de-duplicated, then routed to the service that owns it or answered with a refusal.
 A second consumer keeps each routed request's response, so that a replay gets it again."""
 import asyncio
 import logging
 from functools import partial
 
-from services.intake.handlers import Intake, handle_requests, handle_responses
+from services.intake.handlers import handle_requests, handle_responses
 from shared import db
 from shared.parties import PartyRegistry
 from shared.processor import Processor
 from shared.responses import response_topics_pattern
-from shared.service import run_processors
+from shared.service import Context, run_processors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["intake"])
-        intake = Intake(settings, PartyRegistry(pool, settings.party_cache_seconds))
+        intake = Context(settings, PartyRegistry(pool, settings.party_cache_seconds))
         common = dict(service="intake", pool=pool, settings=settings, schema="intake")
         processors = [
             Processor(group_id="smi-intake", topics=[settings.topics.requests],

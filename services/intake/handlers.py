@@ -5,25 +5,24 @@ so that nobody can spend another party's RequestID. From then on every RequestID
 with its outcome; a replay gets the recorded response again and causes nothing else.
 """
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
 
 from services.intake import domain, metrics, store
-from services.intake.domain import Accepted, Rejection
+from services.intake.domain import Accepted, Refused
 from services.intake.signatures import check_signature
 from shared import kafka, logs
+from shared.dispatch import owner_table
 from shared.duis import codec
+from shared.instants import record_time
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, ReplyTo
 from shared.responses import answer_variant, response
 from shared.service import Context
+from shared.settings import Topics
 
 SERVICE = "intake"
-
-
-Intake = Context
 
 
 @dataclass
@@ -34,7 +33,7 @@ class _Taken:
     output: Output
 
 
-async def handle_requests(intake: Intake, conn: asyncpg.Connection,
+async def handle_requests(intake: Context, conn: asyncpg.Connection,
                           records: list[ConsumerRecord]) -> list[list[Output]]:
     outputs: list[list[Output]] = [[] for _ in records]
     taken: list[_Taken] = []
@@ -49,7 +48,7 @@ async def handle_requests(intake: Intake, conn: asyncpg.Connection,
     return outputs
 
 
-async def _triage(intake: Intake, record: ConsumerRecord) -> Output | _Taken:
+async def _triage(intake: Context, record: ConsumerRecord) -> Output | _Taken:
     settings, raw = intake.settings, record.value or b""
     content_type = kafka.header(record, "content-type")
     if len(raw) > settings.max_request_bytes:
@@ -66,35 +65,35 @@ async def _triage(intake: Intake, record: ConsumerRecord) -> Output | _Taken:
         logs.request_id.reset(token)
 
 
-async def _check(intake: Intake, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
+async def _check(intake: Context, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
     settings = intake.settings
     variant = str(document.data["Header"].get("ServiceReferenceVariant", "unknown"))[:12]
     answered = answer_variant(document.data["Header"].get("ServiceReferenceVariant"))
     try:
         request_id = domain.check_envelope(document, settings.dcc_eui)
-    except Rejection as rejection:
-        return _answer(intake, document, None, rejection, variant)
+    except Refused as refusal:
+        return _answer(intake, document, None, refusal, variant)
     reply = ReplyTo(request_id=document.request_id, originator=request_id.originator,
                     format=document.format, schema_version=document.schema_version or codec.SCHEMA_VERSION,
                     variant=answered)
     try:
         party = domain.check_originator(await intake.parties.get(request_id.originator), request_id)
         check_signature(record.value, document, party, settings.signature_mode)
-    except Rejection as rejection:  # not from a known party: nothing recorded under its RequestID
-        return _answer(intake, document, reply, rejection, variant)
+    except Refused as refusal:  # not from a known party: nothing recorded under its RequestID
+        return _answer(intake, document, reply, refusal, variant)
     try:
         accepted = domain.evaluate(document, request_id, party)
-    except Rejection as rejection:
-        output = _answer(intake, document, reply, rejection, variant)
+    except Refused as refusal:
+        output = _answer(intake, document, reply, refusal, variant)
         return _Taken(0, _row(request_id, variant, document, record, "rejected", output), output)
     output = _route(intake, accepted, reply, record)
     metrics.outcome(accepted.spec.variant, "routed")
     return _Taken(0, _row(request_id, accepted.spec.variant, document, record, "routed", None), output)
 
 
-def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
-            rejection: Rejection, variant: str) -> Output:
-    metrics.rejected(variant, rejection.code)
+def _answer(intake: Context, document: codec.Document, reply: ReplyTo | None,
+            refusal: Refused, variant: str) -> Output:
+    metrics.rejected(variant, refusal.code)
     if reply is None:  # the RequestID itself is unusable: echo it, key by whatever sent it
         originator = document.request_id.split(":")[0][:64]
         header = document.data.get("Header") or {}
@@ -102,10 +101,10 @@ def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
                                         format=document.format,
                                         schema_version=document.schema_version or codec.SCHEMA_VERSION,
                                         variant=answer_variant(header.get("ServiceReferenceVariant")))
-    return response(intake.settings, reply, rejection.code, intake.clock(), reason=rejection.reason)
+    return response(intake.settings, reply, refusal.code, intake.clock(), reason=refusal.reason)
 
 
-def _too_large(intake: Intake, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
+def _too_large(intake: Context, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
     request_id = codec.guess_request_id(raw[:65536])
     reason = f"{len(raw)} bytes; the limit is {intake.settings.max_request_bytes}"
     if request_id is None:
@@ -116,21 +115,31 @@ def _too_large(intake: Intake, record: ConsumerRecord, raw: bytes, content_type:
     except codec.Undecodable:
         fmt = "xml"
     document = codec.Document(fmt, {"Header": {"RequestID": request_id}}, codec.SCHEMA_VERSION)
-    return _answer(intake, document, None, Rejection("E17", reason), "unknown")
+    return _answer(intake, document, None, Refused("E17", reason), "unknown")
 
 
-def _route(intake: Intake, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
-    topics = intake.settings.topics
+def _route(intake: Context, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
     body = accepted.body.model_dump(mode="json", exclude_none=True)
     command = HandleServiceRequest(
         reply=reply, variant=accepted.spec.variant, roles=sorted(accepted.party.roles),
-        event_time=datetime.fromtimestamp(record.timestamp / 1000, timezone.utc),
+        event_time=record_time(record),
         body={accepted.spec.element: body},
     )
-    if accepted.spec.owner == "returns":
-        return Output(topics.returns_commands, command.to_bytes(), accepted.request_id.canonical.encode())
+    return ROUTES[accepted.spec.owner](intake.settings.topics, accepted, body, command)
+
+
+def _to_inventory(topics: Topics, accepted: Accepted, body: dict, command: HandleServiceRequest) -> Output:
+    """Keyed by the device (or place) it is about, so one device's requests stay in order."""
     key = body.get("DeviceID") or body.get("MPxN") or body.get("UPRN") or accepted.request_id.canonical
     return Output(topics.inventory_commands, command.to_bytes(), str(key).encode())
+
+
+def _to_returns(topics: Topics, accepted: Accepted, body: dict, command: HandleServiceRequest) -> Output:
+    return Output(topics.returns_commands, command.to_bytes(), accepted.request_id.canonical.encode())
+
+
+# Where an accepted request goes: to the service the catalogue says owns its variant.
+ROUTES = owner_table({"inventory": _to_inventory, "returns": _to_returns})
 
 
 def _row(request_id: domain.RequestId, variant: str, document: codec.Document,
@@ -138,7 +147,7 @@ def _row(request_id: domain.RequestId, variant: str, document: codec.Document,
     return store.NewRequest(
         request_id=request_id.canonical, originator=request_id.originator, variant=variant,
         format=document.format,
-        received_at=datetime.fromtimestamp(record.timestamp / 1000, timezone.utc),
+        received_at=record_time(record),
         outcome=outcome, response=answer.value if answer else None,
         response_topic=answer.topic if answer else None,
     )
@@ -172,7 +181,7 @@ async def _record(conn: asyncpg.Connection, taken: list[_Taken], outputs: list[l
                                       item.row.originator.encode(), headers)]
 
 
-async def handle_responses(intake: Intake, conn: asyncpg.Connection,
+async def handle_responses(intake: Context, conn: asyncpg.Connection,
                            records: list[ConsumerRecord]) -> list[list[Output]]:
     """Responses seen on the response topics: kept for replays, sent again to waiting replays."""
     ids = [_canonical(request_id, intake.settings.dcc_eui) if (request_id := kafka.header(r, "request-id"))
@@ -190,5 +199,5 @@ async def handle_responses(intake: Intake, conn: asyncpg.Connection,
 def _canonical(request_id: str, dcc_eui: str) -> str | None:
     try:
         return domain.parse_request_id(request_id, dcc_eui).canonical
-    except Rejection:
+    except Refused:
         return None

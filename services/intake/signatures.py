@@ -9,7 +9,7 @@ from lxml import etree
 from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
 from signxml.exceptions import InvalidInput, InvalidSignature
 
-from services.intake.domain import Rejection
+from services.intake.domain import Refused
 from shared.duis.codec import Document
 from shared.parties import Party
 
@@ -27,14 +27,14 @@ def check_signature(raw: bytes, document: Document, party: Party, mode: str) -> 
     if mode == "off":
         return
     if document.signature is None:
-        raise Rejection("E49", "the request carries no enveloped XML signature")
+        raise Refused("E49", "the request carries no enveloped XML signature")
     if not party.certificate:
-        raise Rejection("E50", f"no certificate is registered for {party.eui}")
+        raise Refused("E50", f"no certificate is registered for {party.eui}")
     try:
         result = XMLVerifier().verify(raw, x509_cert=party.certificate, parser=_PARSER,
                                       expect_config=_EXPECT)
     except (InvalidSignature, InvalidInput, ValueError) as error:
-        raise Rejection("E50", f"signature does not verify against {party.eui}'s certificate: "
+        raise Refused("E50", f"signature does not verify against {party.eui}'s certificate: "
                                f"{str(error)[:200]}") from None
     if etree.QName(result.signed_xml).localname != "Request":
-        raise Rejection("E50", "the signature does not cover the whole request")
+        raise Refused("E50", "the signature does not cover the whole request")

@@ -1,5 +1,6 @@
 """Devices entering the SMI, set-based: a run of consecutive additions (SR 12.2, CSP
 deliveries, SMETS1 enrolments) is checked with one look-up and written with one COPY per table."""
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -7,13 +8,16 @@ from aiokafka.structs import ConsumerRecord
 
 from services.inventory import domain, metrics, store
 from services.inventory import service_requests as sr
-from services.inventory.context import SERVICE, Inventory, Unusable, added, record_time
+from services.inventory.context import SERVICE, added
 from services.inventory.domain import Device
 from services.inventory.store import History
 from shared import kafka
 from shared.feeds import CommsHubDelivered
+from shared.instants import record_time
 from shared.kafka import Output
 from shared.messages import EnrolSMETS1Device
+from shared.outcomes import Unusable
+from shared.service import Context
 
 Message = sr.Request | CommsHubDelivered | EnrolSMETS1Device
 
@@ -23,11 +27,7 @@ class Addition:
     index: int
     record: ConsumerRecord
     message: Message
-
-
-def is_addition(message: object) -> bool:
-    return isinstance(message, CommsHubDelivered | EnrolSMETS1Device) or (
-        isinstance(message, sr.Request) and message.variant == "12.2")
+    handler: Callable[..., Awaitable[list[Output]]]
 
 
 def _device_ids(message: Message) -> list[str]:
@@ -38,7 +38,7 @@ def _device_ids(message: Message) -> list[str]:
     return [message.body.DeviceID]
 
 
-async def apply(inv: Inventory, conn: asyncpg.Connection, run: list[Addition],
+async def apply(inv: Context, conn: asyncpg.Connection, run: list[Addition],
                 outputs: list[list[Output]]) -> None:
     """Apply the run (in order) and empty it."""
     if not run:
@@ -48,7 +48,7 @@ async def apply(inv: Inventory, conn: asyncpg.Connection, run: list[Addition],
     history: list[History] = []
     for a in run:
         try:
-            outputs[a.index] = await _one(inv, a, existing, new, history)
+            outputs[a.index] = await a.handler(inv, a.record, a.message, existing, new, history)
         except Unusable as error:
             metrics.COMMANDS.labels(type(a.message).__name__, "dead_letter").inc()
             outputs[a.index] = [kafka.dead_letter(inv.settings, a.record, str(error), SERVICE)]
@@ -58,17 +58,8 @@ async def apply(inv: Inventory, conn: asyncpg.Connection, run: list[Addition],
     run.clear()
 
 
-async def _one(inv: Inventory, a: Addition, existing: set[str], new: list[Device],
-               history: list[History]) -> list[Output]:
-    if isinstance(a.message, sr.Request):
-        return sr.prenotify(inv, a.message, existing, new, history)
-    if isinstance(a.message, CommsHubDelivered):
-        return await _hub_delivered(inv, a.record, a.message, existing, new, history)
-    return _smets1_enrolled(inv, a.record, a.message, existing, new, history)
-
-
-async def _hub_delivered(inv: Inventory, record: ConsumerRecord, event: CommsHubDelivered,
-                         existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
+async def hub_delivered(inv: Context, record: ConsumerRecord, event: CommsHubDelivered,
+                        existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
     csp, orderer = await inv.parties.get(event.csp_id), await inv.parties.get(event.ordering_party)
     if csp is None or csp.kind != "csp":
         raise Unusable(f"csp_id {event.csp_id} is not a CSP in the party registry")
@@ -85,8 +76,8 @@ async def _hub_delivered(inv: Inventory, record: ConsumerRecord, event: CommsHub
     return [added(inv, record, device, "CommsHubDelivered", event.csp_id, history) for device in hub]
 
 
-def _smets1_enrolled(inv: Inventory, record: ConsumerRecord, command: EnrolSMETS1Device,
-                     existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
+async def smets1_enrolled(inv: Context, record: ConsumerRecord, command: EnrolSMETS1Device,
+                          existing: set[str], new: list[Device], history: list[History]) -> list[Output]:
     if command.device_id in existing:
         raise Unusable(f"{command.device_id} is already in the SMI")
     device = domain.enrolled(command)

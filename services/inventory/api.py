@@ -1,7 +1,7 @@
 """Inventory's JSON API over HTTP: what Read Inventory answers, by Device ID or MPxN, and the
 reports. Read-only; every change to the SMI comes through the command topics."""
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import asyncpg
 import orjson
@@ -10,6 +10,7 @@ from dateutil.relativedelta import relativedelta
 
 from services.inventory import domain, reports, store
 from shared.eui import InvalidEUI, canonical_eui
+from shared.instants import parse_instant
 
 LIFO_WINDOW = relativedelta(months=12)
 
@@ -23,10 +24,7 @@ def _error(status: int, code: str, reason: str) -> web.Response:
 
 
 def _instant(value: str | None, default: datetime) -> datetime:
-    if value is None:
-        return default
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return default if value is None else parse_instant(value)
 
 
 def _concerns(device: domain.Device, party: str) -> bool:

@@ -14,8 +14,8 @@ from functools import partial
 from aiohttp import web
 
 from services.inventory import api, metrics, reports, store
-from services.inventory.context import Inventory
-from services.inventory.handlers import handle
+from shared.service import Context
+from services.inventory import executor, handlers
 from shared import db
 from shared.parties import PartyRegistry
 from shared.processor import Processor
@@ -36,9 +36,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["inventory"])
-        inventory = Inventory(settings, PartyRegistry(pool, settings.party_cache_seconds))
+        inventory = Context(settings, PartyRegistry(pool, settings.party_cache_seconds))
         processor = Processor(service="inventory", group_id="smi-inventory", pool=pool, settings=settings,
-                              schema="inventory", handler=partial(handle, inventory),
+                              schema="inventory", handler=partial(executor.handle, inventory, handlers.table(settings)),
                               topics=[settings.topics.inventory_commands, settings.topics.csp_events])
         if settings.http_port:
             runner = web.AppRunner(api.build(pool, lambda: datetime.now(timezone.utc)), access_log=None)

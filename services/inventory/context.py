@@ -1,5 +1,4 @@
 """What every inventory handler is given, and the outputs they all emit: responses and events."""
-from datetime import datetime, timezone
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
@@ -13,15 +12,6 @@ from shared.responses import response
 from shared.service import Context
 
 SERVICE = "inventory"
-Inventory = Context
-
-
-class Unusable(Exception):
-    """The input cannot be acted on and has nobody to answer: it goes to the dead letters."""
-
-
-def record_time(record: ConsumerRecord) -> datetime:
-    return datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
 
 
 def event_id(record: ConsumerRecord, device_id: str) -> str:
@@ -29,20 +19,20 @@ def event_id(record: ConsumerRecord, device_id: str) -> str:
     return f"{record.topic}:{record.partition}:{record.offset}:{device_id}"
 
 
-def publish(inv: Inventory, event: dict[str, Any]) -> Output:
+def publish(inv: Context, event: dict[str, Any]) -> Output:
     """A DeviceEvent (its fields from `domain.event`) on the device events topic."""
     metrics.count_event(event["type"])
     return Output(inv.settings.topics.device_events, encode_event(event), event["device_id"].encode(),
                   (("event-type", event["type"]),))
 
 
-def answer(inv: Inventory, reply: ReplyTo, variant: str, code: str, payload: dict | None = None,
+def answer(inv: Context, reply: ReplyTo, variant: str, code: str, payload: dict | None = None,
            reason: str | None = None) -> Output:
     metrics.count_request(variant, code)
     return response(inv.settings, reply, code, inv.clock(), payload=payload, reason=reason)
 
 
-def added(inv: Inventory, record: ConsumerRecord, device: Device, cause: str, party: str | None,
+def added(inv: Context, record: ConsumerRecord, device: Device, cause: str, party: str | None,
           history: list[History], request_id: str | None = None,
           command_id: str | None = None) -> Output:
     """A device entered the SMI: its first history row (status-bearing devices) and its event."""

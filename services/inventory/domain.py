@@ -135,6 +135,36 @@ def deletion_refusal(device: Device, party: str) -> t.Refused | None:
     return None
 
 
+def hub_move(cause: str, device: Device, gpf: Device | None, target: str,
+             party: str) -> tuple[t.Move, list[Device]]:
+    """A Comms Hub moves as one unit: the device by the table, and its GPF (if any) with it, or
+    neither moves (E31). The devices that move, in order; raises Refused otherwise."""
+    move = t.decide(cause, device.device_type, device.status, target, device.relations(party))
+    if gpf is None:
+        return move, [device]
+    if not t.allowed(cause, gpf.status, target):
+        raise t.Refused("E31", f"its GPF {gpf.device_id} may not move from {gpf.status} to {target}")
+    return move, [device, gpf]
+
+
+# A refusal of the transition table, as a bulk return answers it per hub.
+HUB_RETURN_CODES = {"E31": "E55", "E51": "E51", "E52": "E081402", "E53": "E081402"}
+
+
+def hub_return(hub_id: str, hub: Device | None, gpf: Device | None, originator: str,
+               named_before: bool) -> tuple[str, list[Device]]:
+    """One hub of a bulk return (ReturnHubs): its per-hub code (I0 or a refusal) and the devices
+    that move to Withdrawn."""
+    if hub is None:
+        return "E081401", []
+    if named_before:
+        return "E55", []  # the first mention is the return
+    try:
+        return "I0", hub_move("ReturnHubs", hub, gpf, "Withdrawn", originator)[1]
+    except t.Refused as refusal:
+        return HUB_RETURN_CODES[refusal.code], []
+
+
 def removal_refusal(device: Device, pending_since: datetime) -> str | None:
     """Housekeeping removes only what it saw: a device Pending since that very instant."""
     if device.device_type in TYPE_2_DEVICES:

@@ -1,8 +1,11 @@
-"""The Service Requests inventory completes: 12.2, 8.2, 8.3, 8.4 and 8.14.1/8.14.2.
+"""The Service Requests inventory completes: 12.2, 8.2, 8.3, 8.4 and 8.14.1/8.14.2, one handler
+per variant (the table is in `handlers`).
 
 Each gets exactly one response. A change is saved, logged in the status history and announced by
 one DeviceEvent per device, all in the transaction that records the request as handled.
 """
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -12,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.inventory import domain, store
 from services.inventory import transitions as t
-from services.inventory.context import Inventory, added, answer, event_id, publish
+from services.inventory.context import added, answer, event_id, publish
 from services.inventory.domain import Device
 from services.inventory.store import History
 from services.inventory.working_set import WorkingSet
@@ -21,6 +24,7 @@ from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.eui import canonical_eui, is_eui
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest
+from shared.service import Context
 
 SERVICE = "inventory"
 RETURN_TO_PENDING = "return to Pending, AC 7.1"
@@ -49,7 +53,7 @@ class Request:
         return self.command.variant
 
 
-def validate(inv: Inventory, record: ConsumerRecord, command: HandleServiceRequest) -> Request | Output:
+def validate(inv: Context, record: ConsumerRecord, command: HandleServiceRequest) -> Request | Output:
     """The body re-validated with its catalogue model, or the rejection to send."""
     spec = SERVICE_REQUESTS.get(command.variant)
     if spec is None or spec.owner != SERVICE:
@@ -71,8 +75,8 @@ def device_named(command: HandleServiceRequest) -> str | None:
     return canonical_eui(device_id) if is_eui(device_id) else None
 
 
-def prenotify(inv: Inventory, r: Request, existing: set[str], new: list[Device],
-              history: list[History]) -> list[Output]:
+async def prenotify(inv: Context, record: ConsumerRecord, r: Request, existing: set[str], new: list[Device],
+                    history: list[History]) -> list[Output]:
     """SR 12.2 for one request of a run of additions (see `additions`): `existing` holds every
     Device ID of the SMI the run could clash with, and grows as devices are added."""
     refusal = domain.prenotification_refusal(r.body, r.body.DeviceID in existing)
@@ -81,29 +85,26 @@ def prenotify(inv: Inventory, r: Request, existing: set[str], new: list[Device],
     existing.add(r.body.DeviceID)
     device = domain.prenotified(r.body, r.party, r.command.roles, r.at)
     new.append(device)
-    return [added(inv, r.record, device, "12.2", r.party, history, request_id=r.request_id),
+    return [added(inv, record, device, "12.2", r.party, history, request_id=r.request_id),
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
-async def handle(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
-    """Every served SR but 12.2, one request at a time, on the batch's working set."""
-    if r.variant == "8.2":
-        return await read_inventory(inv, conn, ws, r)
-    device = await ws.device(conn, r.body.DeviceID)
-    if device is None:
-        return [_refuse(inv, r, t.Refused("E30", f"{r.body.DeviceID} is not in the Smart Metering Inventory"))]
-    try:
-        if r.variant == "8.3":
-            return await change_status(inv, conn, ws, r, "8.3", device, "Decommissioned")
-        if r.variant in ("8.14.1", "8.14.2"):
-            target = "Commissioned" if r.variant == "8.14.1" else "InstalledNotCommissioned"
-            return await change_status(inv, conn, ws, r, r.variant, device, target, whole_hub=True)
-        return await update_inventory(inv, conn, ws, r, device)
-    except t.Refused as refusal:
-        return [_refuse(inv, r, refusal)]
+def on_named_device(handler: Callable[..., Awaitable[list[Output]]]):
+    """A request about one device in the SMI: E30 when it is not there; a refusal of the rules
+    answers the request with its code."""
+    @functools.wraps(handler)
+    async def handle(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
+        device = await ws.device(conn, r.body.DeviceID)
+        if device is None:
+            return [_refuse(inv, r, t.Refused("E30", f"{r.body.DeviceID} is not in the Smart Metering Inventory"))]
+        try:
+            return await handler(inv, conn, ws, r, device)
+        except t.Refused as refusal:
+            return [_refuse(inv, r, refusal)]
+    return handle
 
 
-async def read_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
+async def read_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request) -> list[Output]:
     body = r.body
     if body.DeviceID is not None:
         found = await ws.device(conn, body.DeviceID)
@@ -118,7 +119,8 @@ async def read_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSe
     return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_payload(devices))]
 
 
-async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+@on_named_device
+async def update_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
                            device: Device) -> list[Output]:
     body = r.body
     if body.UpdateDeviceStatusExceptCH is not None:
@@ -130,12 +132,11 @@ async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: Working
     if body.DeleteDevice:
         if refusal := domain.deletion_refusal(device, r.party):
             raise refusal
-        await ws.flush(conn)
-        if device.status is not None:
-            await store.append_history(conn, [(device.device_id, device.status, None, r.at,
-                                               "8.4 DeleteDevice", r.party, r.request_id)])
-        await store.archive(conn, device, r.at, "8.4 DeleteDevice", "deleted by request", None, r.request_id)
-        ws.forget([device.device_id])
+        async with ws.writing_directly(conn, [device.device_id]):
+            if device.status is not None:
+                await store.append_history(conn, [(device.device_id, device.status, None, r.at,
+                                                   "8.4 DeleteDevice", r.party, r.request_id)])
+            await store.archive(conn, device, r.at, "8.4 DeleteDevice", "deleted by request", None, r.request_id)
         return [publish(inv, domain.event("DeviceDeleted", device, r.at, "8.4 DeleteDevice",
                                           event_id(r.record, device.device_id), previous=device.status,
                                           reference=r.request_id, reason="deleted by request")),
@@ -155,18 +156,33 @@ async def update_inventory(inv: Inventory, conn: asyncpg.Connection, ws: Working
             answer(inv, r.command.reply, r.variant, "I0")]
 
 
-async def change_status(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet, r: Request, cause: str,
+@on_named_device
+async def decommission(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+                       device: Device) -> list[Output]:
+    return await change_status(inv, conn, ws, r, "8.3", device, "Decommissioned")
+
+
+@on_named_device
+async def commission_hub(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+                         device: Device) -> list[Output]:
+    return await change_status(inv, conn, ws, r, r.variant, device, "Commissioned", whole_hub=True)
+
+
+@on_named_device
+async def install_hub(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request,
+                      device: Device) -> list[Output]:
+    return await change_status(inv, conn, ws, r, r.variant, device, "InstalledNotCommissioned", whole_hub=True)
+
+
+async def change_status(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, r: Request, cause: str,
                         device: Device, target: str, whole_hub: bool = False) -> list[Output]:
-    """One table-checked move; for a whole hub, its GPF moves with its CHF or neither moves."""
-    move = t.decide(cause, device.device_type, device.status, target, device.relations(r.party))
+    """One table-checked move; a whole hub moves as one unit (`domain.hub_move`)."""
+    if whole_hub:
+        gpf = await ws.device(conn, device.linked_device_id) if device.linked_device_id else None
+        move, moving = domain.hub_move(cause, device, gpf, target, r.party)
+    else:
+        move, moving = t.decide(cause, device.device_type, device.status, target, device.relations(r.party)), [device]
     reason = RETURN_TO_PENDING if move.basis == "AC 7.1" else None
-    moving = [device]
-    if whole_hub and device.linked_device_id:
-        gpf = await ws.device(conn, device.linked_device_id)
-        if gpf is not None:
-            if not t.allowed(cause, gpf.status, target):
-                raise t.Refused("E31", f"its GPF {gpf.device_id} may not move from {gpf.status} to {target}")
-            moving.append(gpf)
     changed = [d.moved(target, r.at) for d in moving]
     if whole_hub:  # the installing supplier becomes responsible for the hub
         changed = [replace(d, responsible_supplier=r.party) for d in changed]
@@ -180,5 +196,5 @@ async def change_status(inv: Inventory, conn: asyncpg.Connection, ws: WorkingSet
     return [*events, answer(inv, r.command.reply, r.variant, "I0")]
 
 
-def _refuse(inv: Inventory, r: Request, refusal: t.Refused) -> Output:
+def _refuse(inv: Context, r: Request, refusal: t.Refused) -> Output:
     return answer(inv, r.command.reply, r.variant, refusal.code, reason=refusal.reason)

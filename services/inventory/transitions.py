@@ -10,6 +10,7 @@ outside this table (`domain.py`). A cause that does not apply to the device's ty
 from dataclasses import dataclass
 
 from shared.duis.enums import COMMS_HUB_TYPES, TYPE_2_DEVICES, DeviceType, SMIStatus, values
+from shared.outcomes import Refused
 
 STATUSES: tuple[str, ...] = values(SMIStatus)
 DEVICE_TYPES: tuple[str, ...] = values(DeviceType)
@@ -87,12 +88,6 @@ TABLE: tuple[Move, ...] = tuple(
 _BY_KEY = {(m.cause, m.source, m.target): m for m in TABLE}
 assert len(_BY_KEY) == len(TABLE), "one row per (cause, from, to)"
 assert all(m.cause in CAUSES for m in TABLE)
-
-
-class Refused(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
 
 
 def decide(cause: str, device_type: str, source: str | None, target: str | None,

@@ -4,10 +4,13 @@ A batch's requests name their devices up front: they are read (and locked, in De
 with one query, and the changes and history rows the requests make are written with one
 statement each when the batch is done, instead of a few round trips per request. Requests are
 still decided one at a time, in order, against the latest state in this working set, so the
-outcome is the one a request-at-a-time run would give. Paths that read or change the SMI
-directly (commands, deletions, reads by MPxN, additions' writes) call `flush` first and
-`forget` what they changed.
+outcome is the one a request-at-a-time run would give. A read of the SMI outside the set (by
+MPxN) calls `flush` first; a change outside it (commands, deletions) runs inside
+`writing_directly`, which writes the set's changes before it and drops what it changed after it.
 """
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 
 from services.inventory import store
@@ -52,9 +55,13 @@ class WorkingSet:
             await store.append_history(conn, self._history)
             self._history = []
 
-    def forget(self, device_ids: list[str] | None = None) -> None:
-        """Drop devices changed by another path (all when None); flush before that path runs."""
-        assert not self._changed and not self._history, "flush before changing the SMI another way"
+    @asynccontextmanager
+    async def writing_directly(self, conn: asyncpg.Connection,
+                               device_ids: list[str] | None = None) -> AsyncIterator[None]:
+        """For a change made to the SMI another way: the set's own changes are written first, and
+        the devices changed (all when None) are read again from the SMI the next time."""
+        await self.flush(conn)
+        yield
         if device_ids is None:
             self._devices.clear()
         for device_id in device_ids or ():

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from services.returns import tracking
 from shared.eui import InvalidEUI
+from shared.instants import parse_instant
 
 
 def _json(value, status: int = 200) -> web.Response:
@@ -53,7 +54,7 @@ def routes(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> web.Application
                 request.query.get("history") != "false"), request_id)
 
     async def open_report(request: web.Request) -> web.Response:
-        as_of = datetime.fromisoformat(request.query["as_of"]) if "as_of" in request.query else clock()
+        as_of = parse_instant(request.query["as_of"]) if "as_of" in request.query else clock()
         async with pool.acquire() as conn:
             return _json({"as_of": as_of.isoformat(),
                           "parties": await tracking.open_report(conn, as_of)})

@@ -16,13 +16,13 @@ from functools import partial
 from aiohttp import web
 
 from services.returns import api, metrics, tracking
-from services.returns.handlers import Returns, handle
+from services.returns.handlers import handle, table
 from shared import db, kafka
 from shared.messages import CheckOverdue
 from shared.parties import PartyRegistry
 from shared.processor import Processor
 from shared.readiness import HTTP_API, READINESS
-from shared.service import run_processors
+from shared.service import Context, run_processors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,9 @@ async def serve(settings: Settings, stop: asyncio.Event,
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["returns"])
-        returns = Returns(settings, PartyRegistry(pool, settings.party_cache_seconds), clock)
+        returns = Context(settings, PartyRegistry(pool, settings.party_cache_seconds), clock)
         common = dict(service="returns", pool=pool, settings=settings, schema="returns",
-                      handler=partial(handle, returns))
+                      handler=partial(handle, returns, table(settings)))
         topics = settings.topics
         processors = [
             Processor(group_id="smi-returns", topics=[topics.returns_commands, topics.inventory_replies],

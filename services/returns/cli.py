@@ -19,12 +19,8 @@ import orjson
 from services.returns import tracking
 from services.returns.app import request_overdue_check
 from shared import kafka
+from shared.instants import parse_instant
 from shared.settings import Settings
-
-
-def _instant(value: str) -> datetime:
-    stamp = datetime.fromisoformat(value)
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,9 +37,9 @@ def parser() -> argparse.ArgumentParser:
     party.add_argument("--offset", type=int, default=0)
     report = commands.add_parser("report", help="open and overdue by party and age, or reasons")
     report.add_argument("which", choices=["open", "reasons"])
-    report.add_argument("--as-of", type=_instant)
+    report.add_argument("--as-of", type=parse_instant)
     check = commands.add_parser("check-overdue", help="ask the service for an overdue check now")
-    check.add_argument("--as-of", type=_instant)
+    check.add_argument("--as-of", type=parse_instant)
     return top
 
 

@@ -6,7 +6,7 @@ import asyncpg
 import orjson
 
 from services.returns import domain, store
-from services.returns.handlers import Refused, canonical_request_id
+from services.returns.handlers import Unusable, canonical_request_id
 from shared.eui import canonical_eui
 
 
@@ -39,7 +39,7 @@ async def by_hub(conn: asyncpg.Connection, device_id: str) -> dict | None:
 async def by_request(conn: asyncpg.Connection, request_id: str) -> dict | None:
     try:
         request_id = canonical_request_id(request_id)
-    except Refused:
+    except Unusable:
         return None
     req = await store.request(conn, request_id)
     if req is None:
@@ -96,7 +96,7 @@ async def party_request_hubs(conn: asyncpg.Connection, party: str, request_id: s
         raise ValueError(f"status must be one of {', '.join(HUB_STATUSES)}")
     try:
         request_id = canonical_request_id(request_id)
-    except Refused:
+    except Unusable:
         return None
     req = await store.party_request(conn, canonical_eui(party), request_id)
     if req is None:

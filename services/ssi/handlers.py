@@ -1,6 +1,6 @@
 """Keeping each party's alerts: every DCC Alert on the alerts topic is saved for the party its
 key names. An alert that cannot be read raises, and the processor dead-letters it alone."""
-from datetime import datetime, timezone
+from datetime import datetime
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
@@ -8,6 +8,7 @@ from aiokafka.structs import ConsumerRecord
 from services.ssi import metrics, store
 from shared.duis import codec
 from shared.eui import canonical_eui
+from shared.instants import record_time
 from shared.kafka import Output
 
 
@@ -28,7 +29,7 @@ def read_alert(record: ConsumerRecord) -> tuple[str, int, int, str, datetime, st
     payload = message.get("DCCAlert") if isinstance(message, dict) else None
     if not isinstance(code, str) or not code or not isinstance(payload, dict):
         raise ValueError("not a Response whose Body is a DCCAlertMessage with a DCCAlertCode and a DCCAlert")
-    sent_at = datetime.fromtimestamp(record.timestamp / 1000, timezone.utc)
+    sent_at = record_time(record)
     return (record.topic, record.partition, record.offset, party, sent_at, code, alert_device(payload), payload)
 
 

@@ -7,7 +7,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from services.intake import domain
-from services.intake.domain import Rejection
+from services.intake.domain import Refused
 from shared import codes, kafka
 from shared.duis import codec
 from shared.parties import load_file
@@ -34,7 +34,7 @@ def intake_outcome(case: corpus.Case) -> str:
     try:
         request_id = domain.check_envelope(document, SETTINGS.dcc_eui)
         domain.evaluate(document, request_id, REGISTRY.get(request_id.originator))
-    except Rejection as rejection:
+    except Refused as rejection:
         return rejection.code
     return ROUTED
 

@@ -8,12 +8,13 @@ import asyncpg
 import orjson
 import pytest
 
-from services.returns.handlers import Returns, handle
+from services.returns.handlers import handle, table
 from shared import db
 from shared.duis import build
 from shared.messages import ReturnHubs
 from shared.parties import PartyRegistry
 from shared.processor import Processor
+from shared.service import Context
 from tests.integration.test_returns_flow import Inventory, hub, return_command
 from tests.support import SUPPLIER, start_process, wait_ready
 
@@ -53,7 +54,7 @@ async def test_killed_mid_request_answers_once_and_opens_each_record_once(settin
         try:
             crashed = Processor(service="returns", group_id="smi-returns",
                                 topics=[topics.returns_commands, topics.inventory_replies],
-                                handler=partial(handle, Returns(settings, PartyRegistry(pool))),
+                                handler=partial(handle, Context(settings, PartyRegistry(pool)), table(settings)),
                                 pool=pool, settings=settings, schema="returns")
             applied = await crashed._apply([reply])
         finally:

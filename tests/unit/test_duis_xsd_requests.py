@@ -16,7 +16,7 @@ from lxml import etree
 from pydantic import BaseModel
 
 from services.intake import domain
-from services.intake.domain import Rejection
+from services.intake.domain import Refused
 from shared import codes
 from shared.duis import build, codec, enums
 from shared.duis.catalogue import SERVICE_REQUESTS
@@ -268,7 +268,7 @@ def intake_code(element: str, content: Any, in_document_order: bool = True) -> s
     """What intake answers for the body: I0 when accepted, else the rejection's code."""
     try:
         domain.check_body({element: content}, SPEC_BY_ELEMENT[element], in_document_order)
-    except Rejection as rejection:
+    except Refused as rejection:
         assert rejection.code in codes.CODES and rejection.reason
         return rejection.code
     return "I0"
@@ -466,7 +466,7 @@ def header(**changes: Any) -> dict[str, Any]:
 def header_code(fields: dict[str, Any], in_document_order: bool = True) -> str:
     try:
         domain.check_header(fields, in_document_order)
-    except Rejection as rejection:
+    except Refused as rejection:
         return rejection.code
     return "I0"
 

@@ -1,5 +1,5 @@
 """Property-based fuzzing of the DUIS codecs and intake's rules: whatever the bytes, the only
-failures are the documented ones (Undecodable: a dead letter; Rejection: a response code), and
+failures are the documented ones (Undecodable: a dead letter; Refused: a response code), and
 any valid request survives encode then decode unchanged, in XML and in JSON."""
 import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -26,7 +26,7 @@ def intake_outcome(raw: bytes, content_type: str | None) -> str:
     try:
         request_id = domain.check_envelope(document, build.DCC_EUI)
         domain.evaluate(document, request_id, PARTY if request_id.originator == SUPPLIER else None)
-    except domain.Rejection as rejection:
+    except domain.Refused as rejection:
         assert rejection.code in codes.CODES and rejection.reason
         return rejection.code
     return "routed"

@@ -102,7 +102,7 @@ def test_a_request_id_carries_its_originator_in_canonical_form(originator, count
 def test_a_look_alike_originator_makes_the_request_id_unusable(originator, data):
     position = data.draw(st.integers(0, len(originator) - 1))
     forged = originator[:position] + data.draw(st.sampled_from(LOOK_ALIKES)) + originator[position + 1:]
-    with pytest.raises(domain.Rejection) as refused:
+    with pytest.raises(domain.Refused) as refused:
         domain.parse_request_id(f"{forged}:{build.DCC_EUI}:1", build.DCC_EUI)
     assert refused.value.code == "E3"
 

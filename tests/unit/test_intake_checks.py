@@ -2,7 +2,7 @@
 import pytest
 
 from services.intake import domain
-from services.intake.domain import Rejection
+from services.intake.domain import Refused
 from shared.duis import build, codec, enums
 from shared.duis.build import device_id
 from shared.parties import Party
@@ -26,7 +26,7 @@ def outcome(raw: bytes) -> str:
     try:
         request_id = domain.check_envelope(document, DCC)
         domain.evaluate(document, request_id, PARTIES.get(request_id.originator))
-    except Rejection as rejection:
+    except Refused as rejection:
         return rejection.code
     return "I0"
 
@@ -260,7 +260,7 @@ def test_other_device_ids_pair_by_position():
 
 def test_bulk_return_with_a_bad_eui_names_it():
     document = codec.decode(_bulk([device_id(1), "nope"]))
-    with pytest.raises(Rejection) as raised:
+    with pytest.raises(Refused) as raised:
         domain.evaluate(document, domain.check_envelope(document, DCC), PARTIES[SUPPLIER])
     assert raised.value.code == "E11" and "DeviceID/1" in raised.value.reason
 

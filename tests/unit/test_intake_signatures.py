@@ -1,7 +1,7 @@
 """Signed requests: verified against the originator's registered certificate."""
 import pytest
 
-from services.intake.domain import Rejection
+from services.intake.domain import Refused
 from services.intake.signatures import check_signature
 from shared.duis import build, codec
 from shared.duis.build import device_id
@@ -24,7 +24,7 @@ def party(keys, eui=SUPPLIER) -> Party:
 def code(raw: bytes, who: Party, mode: str = "required") -> str:
     try:
         check_signature(raw, codec.decode(raw), who, mode)
-    except Rejection as rejection:
+    except Refused as rejection:
         return rejection.code
     return "I0"
 

@@ -5,7 +5,7 @@ import pytest
 
 from services.returns import domain
 from services.returns.domain import HubOutcome, Reason
-from services.returns.handlers import Refused, canonical_request_id
+from services.returns.handlers import Unusable, canonical_request_id
 from shared.duis import build
 from shared.duis.enums import (CHFConnectionMethod, CHFFaultReason, CHFFaultReturnType,
                                CHFNoFaultReturnType, values)
@@ -98,5 +98,5 @@ def test_an_overdue_alert_is_a_comms_hub_alert_stamped_with_the_due_date():
 def test_request_ids_are_compared_in_canonical_form():
     assert canonical_request_id("90-b3-d5-1f-30-01-00-00:90-B3-D5-1F-30-00-00-02:007") == \
         "90-B3-D5-1F-30-01-00-00:90-B3-D5-1F-30-00-00-02:7"
-    with pytest.raises(Refused):
+    with pytest.raises(Unusable):
         canonical_request_id("not-a-request-id")

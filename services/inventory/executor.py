@@ -1,0 +1,109 @@
+"""The executor of inventory's handler table: a batch of records, in order, to their outputs.
+
+A message handled before (its RequestID or command ID is recorded, in the same transaction as
+its effect) changes nothing and emits nothing again. Each row of the table says how its handler
+runs, and so how it meets the batch's working set (the devices the batch reads and changes,
+written set-wise at the end, see `working_set`):
+- ADDS: a run of consecutive additions is applied together, set-based (`additions`);
+- ON_WORKING_SET: decided one at a time against the working set;
+- ALONE: changes the SMI itself, so the working set is written before it and read again after it;
+- BY_VARIANT: a Service Request; validated, then run as its variant's row says.
+"""
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+
+import asyncpg
+from aiokafka.structs import ConsumerRecord
+from pydantic import BaseModel
+
+from services.inventory import additions, metrics, store
+from services.inventory import service_requests as sr
+from services.inventory.context import SERVICE
+from services.inventory.working_set import WorkingSet
+from shared import kafka
+from shared.dispatch import HandlerTable, Parsed, Row
+from shared.eui import canonical_request_id
+from shared.kafka import Output
+from shared.messages import HandleServiceRequest
+from shared.outcomes import Unusable
+from shared.service import Context
+
+# A Service Request's row: its validated request, or the answer refusing it.
+RouteRequest = Callable[[Context, ConsumerRecord, HandleServiceRequest], tuple[Row, sr.Request] | Output]
+
+
+class Mode(StrEnum):
+    ADDS = "adds"
+    ON_WORKING_SET = "on working set"
+    ALONE = "alone"
+    BY_VARIANT = "by variant"
+
+
+async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
+                 records: list[ConsumerRecord]) -> list[list[Output]]:
+    outputs: list[list[Output]] = [[] for _ in records]
+    parsed: list[tuple[int, Parsed, str | None]] = []
+    for index, record in enumerate(records):
+        try:
+            found = handlers.parse(record)
+        except Unusable as error:
+            outputs[index] = [kafka.dead_letter(inv.settings, record, str(error), SERVICE)]
+            continue
+        if found is not None:
+            parsed.append((index, found, message_id(found.message)))
+    seen = await store.handled(conn, [mid for *_, mid in parsed if mid])
+    ws = WorkingSet()
+    await ws.load(conn, {device_id for _, p, _ in parsed if isinstance(p.message, HandleServiceRequest)
+                         and (device_id := sr.device_named(p.message))})
+    new_ids: list[str] = []
+    run: list[additions.Addition] = []
+    for index, p, mid in parsed:
+        if mid is not None:
+            if mid in seen:
+                metrics.DUPLICATES.inc()
+                continue
+            seen.add(mid)
+            new_ids.append(mid)
+        row, message = p.row, p.message
+        if row.mode == Mode.BY_VARIANT:
+            routed = row.handler(inv, p.record, message)
+            if isinstance(routed, Output):
+                outputs[index] = [routed]
+                continue
+            row, message = routed
+        if row.mode == Mode.ADDS:
+            run.append(additions.Addition(index, p.record, message, row.handler))
+            continue
+        await additions.apply(inv, conn, run, outputs)
+        try:
+            outputs[index] = await _run(inv, conn, ws, row, p.record, message)
+        except Unusable as error:
+            metrics.COMMANDS.labels(type(message).__name__, "dead_letter").inc()
+            outputs[index] = [kafka.dead_letter(inv.settings, p.record, str(error), SERVICE)]
+    await additions.apply(inv, conn, run, outputs)
+    await ws.flush(conn)
+    await store.mark_handled(conn, new_ids)
+    return outputs
+
+
+def _run(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, row: Row, record: ConsumerRecord,
+         message: BaseModel) -> Awaitable[list[Output]]:
+    if row.mode == Mode.ON_WORKING_SET:
+        return row.handler(inv, conn, ws, message)
+    return _alone(inv, conn, ws, row, record, message)
+
+
+async def _alone(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, row: Row, record: ConsumerRecord,
+                 message: BaseModel) -> list[Output]:
+    async with ws.writing_directly(conn):
+        return await row.handler(inv, conn, record, message)
+
+
+def message_id(message: BaseModel) -> str | None:
+    if isinstance(message, HandleServiceRequest):
+        try:
+            return f"request:{canonical_request_id(message.reply.request_id)}"
+        except ValueError:
+            return f"request:{message.reply.request_id}"
+    command_id = getattr(message, "command_id", None)
+    return f"command:{type(message).__name__}:{command_id}" if command_id else None
