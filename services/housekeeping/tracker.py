@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 import faust
 import orjson
 from aiokafka import AIOKafkaProducer
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from pydantic import ValidationError
 
 from services.housekeeping import metrics
 from services.housekeeping.config import HousekeepingSettings, app_id
 from services.housekeeping.coverage import EventEnds, Progress
 from services.housekeeping.entries import parse_event
+from services.housekeeping.faust_safety import commit_log_starts
 from services.housekeeping.handlers import PartitionWork, parse_run_request
 from services.housekeeping.table import reader, size, writer
 from services.housekeeping.work import Run, Work, parse as parse_work
@@ -32,24 +32,6 @@ from shared.processor import TRANSIENT
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def _read_committed(create):
-    """faust reads uncommitted records unless it runs exactly-once itself; inventory publishes
-    its events in Kafka transactions, so an aborted event must never reach the table."""
-    if getattr(create, "read_committed", False):
-        return create
-
-    def create_worker_consumer(self, transport):
-        consumer = create(self, transport)
-        consumer._isolation_level = "read_committed"
-        return consumer
-    create_worker_consumer.read_committed = True
-    return create_worker_consumer
-
-
-AIOKafkaConsumerThread._create_worker_consumer = _read_committed(
-    AIOKafkaConsumerThread._create_worker_consumer)
 
 
 def broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
@@ -96,6 +78,11 @@ class Tracker:
         self.ends, self.progress = EventEnds(settings), Progress(settings, name)
 
     async def open(self) -> None:
+        """Before faust starts (see faust_safety)."""
+        inputs = [self.settings.topics.device_events, self.settings.topics.housekeeping_runs,
+                  self.work_topic.get_topic_name()]
+        if committed := await commit_log_starts(self.settings, self.app.conf.id, inputs):
+            log.info("new consumer group %s: log start committed on %d partitions", self.app.conf.id, committed)
         await self.ends.start()
         await self.progress.start()
 

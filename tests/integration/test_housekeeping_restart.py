@@ -1,6 +1,6 @@
 """A housekeeping worker killed in the middle of a run: restarted, it misses no due device and
 sends no N8 twice. A worker stopped while it restores its table stops at once and leaves its
-consumer groups."""
+consumer groups. A new worker group starts from committed offsets, never from none."""
 import asyncio
 import time
 from collections import Counter
@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import RecordsToDelete
+
 from services.housekeeping.config import app_id
+from services.housekeeping.faust_safety import commit_log_starts
 from shared.kafka import admin_client
 from tests.bench.workload import load_topic
 from tests.integration.test_housekeeping_flow import alerted
@@ -96,3 +100,26 @@ async def test_stopped_while_restoring_its_table_it_stops_and_leaves_its_groups(
         await admin.close()
     assert worker.returncode == 0
     assert [len(g[0].groups[0][5]) for g in groups] == [0, 0]  # no member left behind
+
+
+async def test_a_new_group_gets_the_log_starts_committed_and_an_old_one_keeps_its_offsets(settings):
+    topic, group = settings.topics.device_events, f"{app_id(settings)}-new"
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for _ in range(3):
+            await producer.send_and_wait(topic, b"{}", partition=0)
+    finally:
+        await producer.stop()
+    admin = admin_client(settings)
+    await admin.start()
+    try:
+        await admin.delete_records({TopicPartition(topic, 0): RecordsToDelete(before_offset=2)})
+        assert await commit_log_starts(settings, group, [topic]) == settings.partitions
+        first = await admin.list_consumer_group_offsets(group)
+        assert await commit_log_starts(settings, group, [topic]) == 0  # the group has offsets now
+        again = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    assert {tp.partition: o.offset for tp, o in first.items()} == {0: 2} | {p: 0 for p in range(1, settings.partitions)}
+    assert again == first
