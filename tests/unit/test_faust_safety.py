@@ -64,3 +64,24 @@ def test_a_skipped_message_is_done_with_but_its_offset_stays_uncommitted(flow_ac
 def test_the_worker_consumer_is_patched_once():
     assert getattr(faust.transport.consumer.Consumer.ack, "unless_skipped", False)
     assert faust_safety._unless_skipped(faust.transport.consumer.Consumer.ack) is faust.transport.consumer.Consumer.ack
+
+
+async def test_the_seek_to_committed_offsets_goes_to_a_committed_0_too():
+    class Fetcher:
+        def __init__(self) -> None:
+            self.seeks: list[tuple[str, int]] = []
+
+        def seek(self, tp, offset) -> None:
+            self.seeks.append((tp, offset))
+
+    async def aiokafka_seek(self, *partitions):  # seeks only where the committed offset is above 0
+        committed = {"new": 0, "unknown": None, "old": 42}
+        for tp, offset in committed.items():
+            if offset and offset > 0:
+                self.seek(tp, offset)
+        return committed
+
+    fetcher = Fetcher()
+    committed = await faust_safety._seek_to_committed_zero_too(aiokafka_seek)(fetcher)
+    assert committed == {"new": 0, "unknown": None, "old": 42}
+    assert sorted(fetcher.seeks) == [("new", 0), ("old", 42)]
