@@ -18,7 +18,7 @@ from shared.duis import build
 from shared.duis.enums import (CHFConnectionMethod, CHFFaultReason, CHFFaultReturnType,
                                CHFNoFaultReturnType, values)
 from shared.messages import CheckOverdue, HandleServiceRequest, HubResult, HubsReturned, ReplyTo, ReturnHubs
-from tests.support import SUPPLIER, SUPPLIER_2, running
+from tests.support import SUPPLIER, running
 
 pytestmark = pytest.mark.integration
 

@@ -187,7 +187,7 @@ async def test_a_supplier_tracks_its_return_and_looks_up_its_devices_in_a_browse
             f"/returns/{build.request_id(SUPPLIER_2, 1)}",
             f"/returns/{build.request_id(SUPPLIER_2, 1)}/hubs.csv",
             f"/records/{their_reference}",
-            f"/inventory?q={their_smets1}", f"/inventory?q=1900000002",
+            f"/inventory?q={their_smets1}", "/inventory?q=1900000002",
             f"/returns/{build.request_id(SUPPLIER, 2)}"])
         anonymous = await _statuses_with([], base, ["/returns", f"/returns/{build.request_id(SUPPLIER, 2)}/hubs.csv"])
 
