@@ -25,7 +25,7 @@ from aiokafka.partitioner import murmur2
 from services.housekeeping.config import app_id
 from services.housekeeping.domain import TrackedDevice
 from services.housekeeping.entries import pack
-from shared import topics
+from shared import registry, topics
 from shared.kafka import TopicSpec, admin_client, apply_topics
 from tests.bench.workload import Record, load_topic, read_arrivals, rss_mb
 from tests.support import SUPPLIER, drop_database, isolated_settings, start_process, wait_ready
@@ -106,7 +106,8 @@ async def _last_arrival(settings, topic: str, expected: int, since: float, timeo
 
 
 async def _create_changelog(settings) -> str:
-    name = f"{app_id(settings)}-pending-devices-changelog"  # faust's name for the table's changelog
+    [changelog] = [t for t in registry.TOPICS if t.role == "table_changelog"]
+    name = changelog.name(settings.topics, app_id(settings))
     admin = admin_client(settings)
     await admin.start()
     try:

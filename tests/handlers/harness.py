@@ -7,6 +7,7 @@ record under test, and the Outcome it returns is what `then` checks, beside the 
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import asyncpg
 import orjson
@@ -18,6 +19,11 @@ from shared.kafka import Output
 from shared.parties import Party
 from shared.service import Context
 from shared.settings import Settings
+
+def at(text: str) -> datetime:
+    """An instant of a test, written without its offset: UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
 
 Handle = Callable[[asyncpg.Connection, list[ConsumerRecord]], Awaitable[list[list[Output]]]]
 

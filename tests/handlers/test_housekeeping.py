@@ -2,7 +2,6 @@
 handler, given / when / then, over PostgreSQL alone: the messages are the typed ones the tracker
 and the API fan out, and the producer is a recorder, not a broker."""
 import contextlib
-from datetime import datetime, timezone
 
 import orjson
 import pytest
@@ -14,15 +13,11 @@ from services.housekeeping.policy import RunningPolicy
 from shared.dispatch import MissingHandler
 from shared.duis.build import device_id
 from shared.messages import DeviceEvent
-from tests.handlers.harness import Harness, RegistryFile
+from tests.handlers.harness import Harness, RegistryFile, at
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 POLICY = Policy(version="2024-01", default_months=12)
 METER, HUB = device_id(1), device_id(2)
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
 class Recorder:

@@ -1,6 +1,5 @@
 """Inventory's handler table, given / when / then, over PostgreSQL alone: one test at least per
 Service Request variant and per command and event it serves, and an unknown type."""
-from datetime import datetime, timezone
 from functools import partial
 
 import pytest
@@ -12,14 +11,10 @@ from shared.duis import build
 from shared.duis.build import device_id
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.messages import HandleServiceRequest, RemoveDevice, ReplyTo, ReturnHubs
-from tests.handlers.harness import Harness, context
+from tests.handlers.harness import Harness, at, context
 
 SUPPLIER, OTHER_SUPPLIER, CSP = "90-B3-D5-1F-30-01-00-00", "90-B3-D5-1F-30-01-00-01", "90-B3-D5-1F-30-00-00-C1"
 METER, CHF, GPF = device_id(1), device_id(2), device_id(3)
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Returns' handler table, given / when / then, over PostgreSQL alone: SR 8.14.3 and 8.14.4,
 inventory's HubsReturned, the CSP's ReturnReceived, the overdue check, and an unknown type."""
-from datetime import datetime, timezone
 from functools import partial
 
 import pytest
@@ -10,14 +9,10 @@ from shared.duis import build
 from shared.duis.build import device_id
 from shared.duis.catalogue import SERVICE_REQUESTS
 from shared.messages import HandleServiceRequest, HubResult, HubsReturned, ReplyTo
-from tests.handlers.harness import Harness, context
+from tests.handlers.harness import Harness, at, context
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 HUB, OTHER_HUB = device_id(1), device_id(2)
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ letter, a bulk return, a receipt, an overdue check, a housekeeping run), a real 
 them, and every PromQL expression of every dashboard and alert rule must parse and return data."""
 import asyncio
 import json
-import os
 import re
 import shutil
 import signal
@@ -23,6 +22,7 @@ from deploy.dashboards import DASHBOARDS_DIR
 from deploy.local.services import available
 from shared.duis import build, codec
 from shared.settings import REPO_ROOT
+from tests.conftest import unavailable
 from tests.support import CSP_NORTH, SUPPLIER, free_port, service_env, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -59,12 +59,6 @@ def alert_queries() -> list[tuple[str, str]]:
         assert match, f"{rule['alert']}: expected `<query> <op> <threshold>`, got {rule['expr']!r}"
         found.append((f"alert {rule['alert']}", match["query"]))
     return found
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 def prometheus_config(ports: dict[str, int]) -> dict:

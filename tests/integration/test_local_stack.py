@@ -1,5 +1,4 @@
 import asyncio
-import os
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from deploy.local.processes import port_in_use, stop_pid_file
 from deploy.local.readiness import service_ready
 from shared.bootstrap import prepare
 from shared.settings import Settings
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -90,9 +90,7 @@ def started(lifecycle):
     try:
         ensure(lifecycle)
     except Exception as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the local stack did not start: {exc}")
-        pytest.skip(f"the local stack did not start: {exc}")
+        unavailable(f"the local stack did not start: {exc}")
     return stack.status(lifecycle.root)
 
 
@@ -149,9 +147,7 @@ async def test_three_brokers_replicate_every_topic_and_survive_one_stopping():
             bootstrap, database_url = await asyncio.to_thread(
                 stack.ensure_infrastructure, layout.root, layout.kafka_port, layout.pg_port, brokers=3)
         except Exception as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"the replicated stack did not start: {exc}")
-            pytest.skip(f"the replicated stack did not start: {exc}")
+            unavailable(f"the replicated stack did not start: {exc}")
         assert bootstrap == layout.bootstrap and bootstrap.count(",") == 2
         assert all(stack.status(layout.root)[name] for name in ("kafka", "kafka-2", "kafka-3"))
         settings = Settings(kafka_bootstrap_servers=bootstrap, database_url=database_url,
@@ -195,9 +191,7 @@ def test_up_returns_once_every_service_is_ready_and_inventory_answers_at_once(mo
         try:
             stack.ensure_infrastructure(layout.root, layout.kafka_port, layout.pg_port)
         except Exception as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"the local stack did not start: {exc}")
-            pytest.skip(f"the local stack did not start: {exc}")
+            unavailable(f"the local stack did not start: {exc}")
         stack.up(layout.root, layout.kafka_port, layout.pg_port, on_ready=took.__setitem__)
 
         assert set(took) == set(services.available())
