@@ -90,14 +90,14 @@ def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOK
     )
 
 
-def transactional_id(name: str, instance_id: str) -> str:
-    return f"{name}-{instance_id}"
+def transactional_id(name: str, instance_id: str, slot: int = 0) -> str:
+    return f"{name}-{instance_id}" + (f"-{slot}" if slot else "")
 
 
-def transactional_producer(settings: Settings, name: str) -> AIOKafkaProducer:
+def transactional_producer(settings: Settings, name: str, slot: int = 0) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **client_options(settings),
-        transactional_id=transactional_id(name, settings.instance_id),
+        transactional_id=transactional_id(name, settings.instance_id, slot),
         enable_idempotence=True,
         linger_ms=2,
         retry_backoff_ms=settings.retry_backoff_ms,
@@ -110,6 +110,13 @@ class TransactionalPublisher:
     """Publishes outputs and consumer offsets in one Kafka transaction, retrying with back-off
     until the broker takes it.
 
+    Transactions take turns over `settings.transactional_producers` producers: a transaction
+    begun on the producer whose commit just returned meets "concurrent transactions" while that
+    commit's markers are written, and waits a back-off; the next producer in turn has none
+    pending. One `publish` at a time, as its callers do: each transaction then begins after the
+    one before it committed, so records keep their order, and of two offset commits the group
+    coordinator keeps the one written later, whichever transaction's markers land first.
+
     When the broker goes away mid-transaction, aiokafka's sender can die and leave the producer
     in a fatal state from which it begins no transaction again; such a producer is replaced by a
     new one with the same transactional id, whose start fences the old one and aborts what it
@@ -119,14 +126,25 @@ class TransactionalPublisher:
         """`on_stage(name, seconds)` hears how long each phase of a transaction took."""
         self._settings, self._name, self._on_retry = settings, name, on_retry
         self._on_stage = on_stage or (lambda name, seconds: None)
-        self.producer = transactional_producer(settings, name)
+        self._producers = [transactional_producer(settings, name, slot)
+                           for slot in range(settings.transactional_producers)]
+        self._turn = 0
         self._broken = False
 
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The producer the next transaction begins on."""
+        return self._producers[self._turn]
+
+    @property
+    def producers(self) -> tuple[AIOKafkaProducer, ...]:
+        return tuple(self._producers)
+
     async def start(self) -> None:
-        await self.producer.start()
+        await asyncio.gather(*(p.start() for p in self._producers))
 
     async def stop(self) -> None:
-        await self.producer.stop()
+        await asyncio.gather(*(p.stop() for p in self._producers))
 
     async def publish(self, outputs: list[Output], offsets: dict, group_id: str) -> None:
         delay = 0.2
@@ -143,6 +161,7 @@ class TransactionalPublisher:
                 self._on_stage("kafka_send", sent - began)
                 self._on_stage("kafka_offsets", offsets_sent - sent)
                 self._on_stage("kafka_commit", time.perf_counter() - offsets_sent)
+                self._turn = (self._turn + 1) % len(self._producers)
                 return
             except Exception as error:
                 if not (self._broken or self._fatal() or isinstance(error, KafkaError)):
@@ -164,7 +183,7 @@ class TransactionalPublisher:
             await self.producer.stop()
         except Exception as error:  # it is being replaced because it is broken
             log.info("the broken producer did not stop cleanly: %r", error)
-        self.producer = transactional_producer(self._settings, self._name)
+        self._producers[self._turn] = transactional_producer(self._settings, self._name, self._turn)
         await self.producer.start()
         self._broken = False
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     batch_max_records: int = 500
     fetch_max_wait_ms: int = 10
     retry_backoff_ms: int = 10  # paid on back-to-back transactions (see docs/operations.md)
+    transactional_producers: int = Field(default=2, ge=1)  # per consumer, taking turns (docs/design.md)
+    # Inventory's device gauges count the whole SMI: a scan of one core, so not too often.
+    gauge_refresh_seconds: float = 60.0
     returns_due_days: int = 90                  # a returned hub is due back this many days later
     returns_overdue_check_seconds: float = 3600.0
     # Stable across restarts of one instance, distinct between instances running at once: a

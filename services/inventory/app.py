@@ -24,7 +24,6 @@ from shared.service import run_processors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-GAUGE_REFRESH_SECONDS = 15.0
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -45,7 +44,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             await runner.setup()
             await web.TCPSite(runner, "0.0.0.0", settings.http_port).start()
             READINESS.mark(HTTP_API)
-        refresher = asyncio.create_task(_refresh_gauges(pool))
+        refresher = asyncio.create_task(_refresh_gauges(pool, settings.gauge_refresh_seconds))
         log.info("inventory consuming %s and %s", settings.topics.inventory_commands, settings.topics.csp_events)
         await run_processors([processor], stop)
     finally:
@@ -58,14 +57,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         await pool.close()
 
 
-async def _refresh_gauges(pool) -> None:
+async def _refresh_gauges(pool, every_seconds: float) -> None:
     while True:
         try:
             async with pool.acquire() as conn:
-                metrics.set_device_counts(await store.counts_by_type_and_status(conn))
-                now = datetime.now(timezone.utc)
-                metrics.set_pending_ages(await store.pending_by_age(conn, now, reports.AGE_BUCKETS))
-                metrics.set_hubs_in_stock(await store.hubs_in_stock_now(conn, reports.IN_STOCK))
+                tally = await store.device_tally(conn, datetime.now(timezone.utc))
+            metrics.set_tally(tally, reports.IN_STOCK, reports.age_bucket)
         except Exception as error:  # a metrics refresh never stops the service
             log.warning("could not refresh device counts: %s", error)
-        await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+        await asyncio.sleep(every_seconds)

@@ -1,5 +1,5 @@
 """Inventory's metrics: requests and events counted as they happen; device counts by type and
-status as gauges, refreshed from the SMI every few seconds."""
+status as gauges, refreshed from one count of the SMI every `SMI_GAUGE_REFRESH_SECONDS`."""
 from functools import lru_cache
 
 from prometheus_client import Counter, Gauge
@@ -37,20 +37,24 @@ def count_event(kind: str) -> None:
     _event_counter(kind).inc()
 
 
-def set_device_counts(rows) -> None:
-    _replace(DEVICES, {(r["device_type"], r["status"]): r["devices"] for r in rows})
-
-
-def set_pending_ages(rows) -> None:
-    totals: dict[tuple[str, str], int] = {}
+def set_tally(rows, in_stock: list[str], age_bucket) -> None:
+    """The gauges from one count of the SMI (`store.device_tally`)."""
+    devices: dict[tuple, int] = {}
+    pending: dict[tuple, int] = {}
+    hubs: dict[tuple, int] = {}
     for r in rows:
-        key = (r["device_type"], r["bucket"])
-        totals[key] = totals.get(key, 0) + r["devices"]
-    _replace(PENDING, totals)
+        _add(devices, (r["device_type"], r["status"]), r["devices"])
+        if r["pending_months"] is not None:
+            _add(pending, (r["device_type"], age_bucket(r["pending_months"])), r["devices"])
+        if r["hub_party"] is not None and r["status"] in in_stock:
+            _add(hubs, (r["hub_party"],), r["devices"])
+    _replace(DEVICES, devices)
+    _replace(PENDING, pending)
+    _replace(HUBS_IN_STOCK, hubs)
 
 
-def set_hubs_in_stock(rows) -> None:
-    _replace(HUBS_IN_STOCK, {(r["ordering_party"],): r["hubs"] for r in rows})
+def _add(totals: dict[tuple, int], key: tuple, count: int) -> None:
+    totals[key] = totals.get(key, 0) + count
 
 
 def _replace(gauge: Gauge, values: dict[tuple, int]) -> None:

@@ -146,13 +146,6 @@ async def hubs_in_stock(conn: asyncpg.Connection, before: datetime,
                         order by ordering_party""", before, statuses)
 
 
-async def hubs_in_stock_now(conn: asyncpg.Connection, statuses: list[str]) -> list[asyncpg.Record]:
-    """Per ordering party, the CHFs whose status is one of `statuses` now (for the gauges)."""
-    return await conn.fetch(
-        """select ordering_party, count(*) as hubs from inventory.devices
-           where device_type = 'CHF' and status = any($1::text[]) group by ordering_party""", statuses)
-
-
 async def pending_by_age(conn: asyncpg.Connection, as_of: datetime,
                          buckets: list[tuple[int, str]]) -> list[asyncpg.Record]:
     """Pending devices by type, owning party and age bucket (whole calendar months)."""
@@ -199,6 +192,19 @@ async def lifo_installs(conn: asyncpg.Connection, since: datetime, as_of: dateti
              order by i.ordering_party""", since, as_of)
 
 
-async def counts_by_type_and_status(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("select device_type, coalesce(status, 'none') as status, count(*) as devices"
-                            " from inventory.devices group by 1, 2")
+async def device_tally(conn: asyncpg.Connection, as_of: datetime) -> list[asyncpg.Record]:
+    """The SMI counted in one scan for the gauges: devices by type and status, with a hub's
+    ordering party and a Pending device's age in whole months (as `pending_by_age` counts it).
+
+    The scan runs without parallel workers, so that it takes at most one core from the reads
+    and the request path, however large the SMI."""
+    async with conn.transaction():
+        await conn.execute("set local max_parallel_workers_per_gather = 0")
+        return await conn.fetch(
+            """select device_type, coalesce(status, 'none') as status,
+                      case when device_type = 'CHF' then ordering_party end as hub_party,
+                      case when status = 'Pending' and status_since <= $1 then
+                        (extract(year from age($1, status_since)) * 12
+                         + extract(month from age($1, status_since)))::int end as pending_months,
+                      count(*) as devices
+                 from inventory.devices group by 1, 2, 3, 4""", as_of)

@@ -81,10 +81,18 @@ async def test_lifo_names_parties_installing_newer_stock_while_older_stays_pendi
     assert [p["ordering_party"] for p in wider["parties"]] == [A], "B installed its oldest hub first"
 
 
-async def test_device_counts_by_type_and_status_as_gauges(dataset):
-    metrics.set_device_counts(await store.counts_by_type_and_status(dataset))
-    value = lambda t, s: metrics.DEVICES.labels(t, s)._value.get()  # noqa: E731
-    assert (value("CHF", "Pending"), value("CHF", "Commissioned"), value("CHF", "Withdrawn"),
-            value("CHF", "InstalledNotCommissioned"), value("IHD", "none"), value("ESME", "Pending")) == (
-        3, 2, 1, 1, 1, 1)
-    assert value("GPF", "Commissioned") == 2
+async def test_gauges_come_from_one_count_of_the_smi(dataset):
+    tally = await store.device_tally(dataset, at("2024-06-10T00:00:00"))
+    metrics.set_tally(tally, reports.IN_STOCK, reports.age_bucket)
+    value = lambda gauge, *labels: gauge.labels(*labels)._value.get()  # noqa: E731
+    assert [value(metrics.DEVICES, t, s) for t, s in (
+        ("CHF", "Pending"), ("CHF", "Commissioned"), ("CHF", "Withdrawn"), ("CHF", "InstalledNotCommissioned"),
+        ("IHD", "none"), ("ESME", "Pending"), ("GPF", "Commissioned"))] == [3, 2, 1, 1, 1, 1, 2]
+    report = await reports.stock_ageing(dataset, at("2024-06-10T00:00:00"))
+    by_type_and_age: dict[tuple[str, str], int] = {}
+    for row in report["rows"]:
+        key = (row["device_type"], row["age_months"])
+        by_type_and_age[key] = by_type_and_age.get(key, 0) + row["devices"]
+    assert {labels: value(metrics.PENDING, *labels) for labels in by_type_and_age} == by_type_and_age, \
+        "the pending gauge buckets ages as the stock ageing report does"
+    assert (value(metrics.HUBS_IN_STOCK, A), value(metrics.HUBS_IN_STOCK, B)) == (3, 1)

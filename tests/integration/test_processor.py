@@ -175,15 +175,43 @@ async def test_a_producer_broken_mid_transaction_is_replaced(settings, bus):
         partition = _partition(b"k", settings)
         offsets = {TopicPartition(source, partition): 1}
         await asyncio.wait_for(publisher.publish([Output(topic, b"published", b"k")], offsets, group), 60)
-        assert publisher.producer is not broken
+        assert broken not in publisher.producers, "replaced, not merely passed over"
     finally:
         await publisher.stop()
     records = await bus.read(topic, count=1, settle=2.0)
     assert [r.value for r in records] == [b"published"], "the open transaction aborted, the new one committed"
+    assert await _committed(settings, group, TopicPartition(source, partition)) == 1
+
+
+async def test_transactions_taking_turns_over_producers_commit_in_the_order_published(settings, bus):
+    """Each transaction begins on the producer after the last one's, once that one committed: the
+    outputs come out in order and the offsets committed last are those published last, although
+    two transactional ids commit them (the group coordinator keeps the offset written last)."""
+    topic, source = settings.topics.alerts, settings.topics.csp_events
+    group = "smi-kernel-turns" + settings.group_suffix
+    partition = _partition(b"k", settings)
+    publisher = kafka.TransactionalPublisher(settings, group)
+    await publisher.start()
+    try:
+        assert len({p._txn_manager.transactional_id for p in publisher.producers}) == 2
+        used = []
+        for n in range(1, 7):
+            used.append(publisher.producer)
+            await asyncio.wait_for(publisher.publish(
+                [Output(topic, b"%d" % n, b"k")], {TopicPartition(source, partition): n}, group), 60)
+        assert used[0] is not used[1] and used[0] is used[2], "the producers take turns"
+    finally:
+        await publisher.stop()
+    records = await bus.read(topic, count=6, settle=2.0)
+    assert [r.value for r in records] == [b"%d" % n for n in range(1, 7)]
+    assert await _committed(settings, group, TopicPartition(source, partition)) == 6
+
+
+async def _committed(settings, group: str, tp: TopicPartition) -> int | None:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        assert await consumer.committed(TopicPartition(source, partition)) == 1
+        return await consumer.committed(tp)
     finally:
         await consumer.stop()
