@@ -196,7 +196,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
         {"name": "inventory_read_http_p99_at_200rps", "value": _p(http, 0.99), "unit": "ms", "target": "< 20",
          "note": f"GET /devices/{{id}} (the 8.2 answer), {len(http)} reads, {count} devices present, "
                  f"after the services settled ({settled:.0f}s); p50 {_p(http, 0.5)} ms"},
-        {"name": "inventory_read_sr_8_2_p99_at_200rps", "value": _p(sr, 0.99), "unit": "ms", "target": "< 20",
+        {"name": "inventory_read_sr_8_2_p99_at_200rps", "value": _p(sr, 0.99), "unit": "ms", "target": "< 50",
          "note": f"SR 8.2 on smi.requests to its response read (intake + inventory, two Kafka "
                  f"transactions), {len(sr)} requests; p50 {_p(sr, 0.5)} ms"},
     ]
