@@ -81,6 +81,8 @@ def service_env(settings: Settings) -> dict[str, str]:
         "SMI_LOG_FORMAT": "text",
         "SMI_GROUP_SUFFIX": settings.group_suffix,
         "SMI_INSTANCE_ID": settings.instance_id,
+        "SMI_HTTP_PORT": str(settings.http_port),
+        "SMI_INVENTORY_URL": settings.inventory_url,
     })
     env.update({f"SMI_TOPICS__{k.upper()}": v for k, v in settings.topics.model_dump().items()})
     return env

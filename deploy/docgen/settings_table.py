@@ -22,6 +22,10 @@ MEANINGS = {
     "metrics_port": "Prometheus /metrics and readiness /ready port (0: none)",
     "http_port": "the service's HTTP JSON API port (0: none)",
     "max_request_bytes": "larger requests are rejected (E17)",
+    "inventory_url": "inventory's read API, which intake answers Read Inventory by Device ID from when no "
+                     "change to the device is on its way (empty: every 8.2 goes through inventory's topic)",
+    "inventory_read_timeout_seconds": "how long intake waits for inventory's read API before it routes "
+                                      "the reads of a batch instead",
     "signature_mode": "`off` (development) or `required` (production: unsigned or bad signature rejected)",
     "dcc_signing_key": "the DCC's XML signing key (ECDSA P-256, PKCS#8 in PEM or DER): every XML response and "
                        "alert is signed with it. The default is public test material: set your own in production",

@@ -53,6 +53,7 @@ def start(layout: Layout, name: str, env_overrides: Mapping[str, str] | None = N
         "SMI_REPLICATION_FACTOR": str(layout.replication_factor),
         "SMI_METRICS_PORT": str(metrics_port(name)),
         "SMI_HTTP_PORT": str(http_port(name)),
+        "SMI_INVENTORY_URL": f"http://127.0.0.1:{http_port('inventory')}",
         # housekeeping's table state belongs with the cluster whose changelog it mirrors:
         # `make clean` wipes both together
         "SMI_HOUSEKEEPING_DATA_DIR": str(layout.root / "housekeeping"),

@@ -5,12 +5,13 @@ import asyncio
 import logging
 from functools import partial
 
-from services.intake.handlers import handle_requests, handle_responses
+from services.intake.handlers import Intake, handle_requests, handle_responses
+from services.intake.reads import InventoryReads
 from shared import db
 from shared.parties import PartyRegistry
 from shared.processor import Processor
 from shared.responses import response_topics_pattern
-from shared.service import Context, run_processors
+from shared.service import run_processors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,10 +19,12 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     pool = await db.create_pool(settings.database_url)
+    reads = InventoryReads(settings.inventory_url, settings.inventory_read_timeout_seconds) \
+        if settings.inventory_url else None
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["intake"])
-        intake = Context(settings, PartyRegistry(pool, settings.party_cache_seconds))
+        intake = Intake(settings, PartyRegistry(pool, settings.party_cache_seconds), reads=reads)
         common = dict(service="intake", pool=pool, settings=settings, schema="intake")
         processors = [
             Processor(group_id="smi-intake", topics=[settings.topics.requests],
@@ -33,4 +36,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         log.info("intake consuming %s", settings.topics.requests)
         await run_processors(processors, stop)
     finally:
+        if reads is not None:
+            await reads.close()
         await pool.close()

@@ -2,15 +2,17 @@
 
 Rejections before the originator is known (envelope, RequestID) are answered but not recorded,
 so that nobody can spend another party's RequestID. From then on every RequestID is recorded
-with its outcome; a replay gets the recorded response again and causes nothing else.
+with its outcome; a replay gets the recorded response again and causes nothing else. Read
+Inventory by Device ID may be answered here (`reads`).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
 
 from services.intake import domain, metrics, store
 from services.intake.domain import Accepted, Refused
+from services.intake.reads import InventoryReads, Read
 from services.intake.signatures import check_signature
 from shared import kafka, logs
 from shared.dispatch import owner_table
@@ -26,14 +28,23 @@ SERVICE = "intake"
 
 
 @dataclass
+class Intake(Context):
+    """What intake's handlers work with: inventory's read API too, where one is configured."""
+    reads: InventoryReads | None = None
+
+
+@dataclass
 class _Taken:
-    """A request whose originator is known: recorded, then answered or routed."""
+    """A request whose originator is known: recorded, then answered or routed. `reads` is the
+    device of a Read Inventory that intake may answer itself, `reply` where that answer goes."""
     index: int
     row: store.NewRequest
     output: Output
+    reads: str | None = None
+    reply: ReplyTo | None = None
 
 
-async def handle_requests(intake: Context, conn: asyncpg.Connection,
+async def handle_requests(intake: Intake, conn: asyncpg.Connection,
                           records: list[ConsumerRecord]) -> list[list[Output]]:
     outputs: list[list[Output]] = [[] for _ in records]
     taken: list[_Taken] = []
@@ -44,11 +55,12 @@ async def handle_requests(intake: Context, conn: asyncpg.Connection,
             taken.append(result)
         else:
             outputs[index] = [result]
+    await _answer_reads(intake, conn, [t for t in taken if t.reads or t.row.subject])
     await _record(conn, taken, outputs)
     return outputs
 
 
-async def _triage(intake: Context, record: ConsumerRecord) -> Output | _Taken:
+async def _triage(intake: Intake, record: ConsumerRecord) -> Output | _Taken:
     settings, raw = intake.settings, record.value or b""
     content_type = kafka.header(record, "content-type")
     if len(raw) > settings.max_request_bytes:
@@ -65,7 +77,7 @@ async def _triage(intake: Context, record: ConsumerRecord) -> Output | _Taken:
         logs.request_id.reset(token)
 
 
-async def _check(intake: Context, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
+async def _check(intake: Intake, record: ConsumerRecord, document: codec.Document) -> Output | _Taken:
     settings = intake.settings
     variant = str(document.data["Header"].get("ServiceReferenceVariant", "unknown"))[:12]
     answered = answer_variant(document.data["Header"].get("ServiceReferenceVariant"))
@@ -87,11 +99,57 @@ async def _check(intake: Context, record: ConsumerRecord, document: codec.Docume
         output = _answer(intake, document, reply, refusal, variant)
         return _Taken(0, _row(request_id, variant, document, record, "rejected", output), output)
     output = _route(intake, accepted, reply, record)
+    row = _row(request_id, accepted.spec.variant, document, record, "routed", None)
+    if (device := _readable(intake, accepted)) is not None:
+        return _Taken(0, row, output, reads=device, reply=reply)
     metrics.outcome(accepted.spec.variant, "routed")
-    return _Taken(0, _row(request_id, accepted.spec.variant, document, record, "routed", None), output)
+    if accepted.spec.owner == "inventory":  # a change, keyed by what it changes
+        row = replace(row, subject=output.key.decode())
+    return _Taken(0, row, output)
 
 
-def _answer(intake: Context, document: codec.Document, reply: ReplyTo | None,
+def _readable(intake: Intake, accepted: Accepted) -> str | None:
+    """The device of a Read Inventory by Device ID, when inventory's read API is configured."""
+    if intake.reads is None or accepted.spec.variant != READ_INVENTORY:
+        return None
+    return accepted.body.DeviceID
+
+
+async def _answer_reads(intake: Intake, conn: asyncpg.Connection, taken: list[_Taken]) -> None:
+    """Answer each read of a device that no change routed before it (in this batch or earlier,
+    still unanswered) is about; route the others, and those inventory does not answer."""
+    behind: list[_Taken] = []
+    free: list[_Taken] = []
+    changed_here: set[str] = set()
+    for item in taken:
+        if item.reads is None:
+            changed_here.add(item.row.subject)
+        else:
+            (behind if item.reads in changed_here else free).append(item)
+    unanswered = await store.unanswered_subjects(conn, [item.reads for item in free])
+    behind += [item for item in free if item.reads in unanswered]
+    free = [item for item in free if item.reads not in unanswered]
+    if behind:
+        metrics.read_routed("behind_change", len(behind))
+    reads = await intake.reads.read(sorted({item.reads for item in free})) if free else {}
+    if reads is None:
+        metrics.read_routed("no_answer", len(free))
+    else:
+        for item in free:
+            _answer_read(intake, item, reads[item.reads])
+    for item in taken:
+        if item.reads is not None:
+            metrics.outcome(item.row.variant, item.row.outcome)
+
+
+def _answer_read(intake: Intake, item: _Taken, read: Read) -> None:
+    item.output = response(intake.settings, item.reply, read.code, intake.clock(),
+                           payload=read.payload, reason=read.reason)
+    item.row = replace(item.row, outcome="answered", response=item.output.value,
+                       response_topic=item.output.topic)
+
+
+def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
             refusal: Refused, variant: str) -> Output:
     metrics.rejected(variant, refusal.code)
     if reply is None:  # the RequestID itself is unusable: echo it, key by whatever sent it
@@ -104,7 +162,7 @@ def _answer(intake: Context, document: codec.Document, reply: ReplyTo | None,
     return response(intake.settings, reply, refusal.code, intake.clock(), reason=refusal.reason)
 
 
-def _too_large(intake: Context, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
+def _too_large(intake: Intake, record: ConsumerRecord, raw: bytes, content_type: str | None) -> Output:
     request_id = codec.guess_request_id(raw[:65536])
     reason = f"{len(raw)} bytes; the limit is {intake.settings.max_request_bytes}"
     if request_id is None:
@@ -118,7 +176,7 @@ def _too_large(intake: Context, record: ConsumerRecord, raw: bytes, content_type
     return _answer(intake, document, None, Refused("E17", reason), "unknown")
 
 
-def _route(intake: Context, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
+def _route(intake: Intake, accepted: Accepted, reply: ReplyTo, record: ConsumerRecord) -> Output:
     body = accepted.body.model_dump(mode="json", exclude_none=True)
     command = HandleServiceRequest(
         reply=reply, variant=accepted.spec.variant, roles=sorted(accepted.party.roles),
@@ -140,6 +198,7 @@ def _to_returns(topics: Topics, accepted: Accepted, body: dict, command: HandleS
 
 # Where an accepted request goes: to the service the catalogue says owns its variant.
 ROUTES = owner_table({"inventory": _to_inventory, "returns": _to_returns})
+READ_INVENTORY = "8.2"  # the one request that changes nothing intake could answer itself
 
 
 def _row(request_id: domain.RequestId, variant: str, document: codec.Document,
@@ -181,7 +240,7 @@ async def _record(conn: asyncpg.Connection, taken: list[_Taken], outputs: list[l
                                       item.row.originator.encode(), headers)]
 
 
-async def handle_responses(intake: Context, conn: asyncpg.Connection,
+async def handle_responses(intake: Intake, conn: asyncpg.Connection,
                            records: list[ConsumerRecord]) -> list[list[Output]]:
     """Responses seen on the response topics: kept for replays, sent again to waiting replays."""
     ids = [_canonical(request_id, intake.settings.dcc_eui) if (request_id := kafka.header(r, "request-id"))

@@ -9,6 +9,10 @@ REQUESTS = Counter("smi_intake_requests_total", "Service Requests taken in, by v
                    ["variant", "outcome"])
 REJECTIONS = Counter("smi_intake_rejections_total", "Requests rejected by intake, by response code",
                      ["code"])
+READS_ROUTED = Counter("smi_intake_reads_routed_total",
+                       "Read Inventory requests by Device ID that intake routed to inventory instead of "
+                       "answering them itself: behind_change (a change to the device was still on its "
+                       "way) or no_answer (inventory's read API did not answer in time)", ["reason"])
 
 
 def _requests(variant: str, result: str):
@@ -33,3 +37,7 @@ def outcome(variant: str, result: str) -> None:
 def rejected(variant: str, code: str) -> None:
     _requests(variant, "rejected").inc()
     _rejections(code).inc()
+
+
+def read_routed(reason: str, count: int) -> None:
+    READS_ROUTED.labels(reason).inc(count)

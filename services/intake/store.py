@@ -15,6 +15,7 @@ class NewRequest:
     outcome: str
     response: bytes | None
     response_topic: str | None
+    subject: str | None = None  # what a change routed to inventory is about (`reads`)
 
 
 async def insert_new(conn: asyncpg.Connection, requests: list[NewRequest]) -> set[str]:
@@ -23,16 +24,28 @@ async def insert_new(conn: asyncpg.Connection, requests: list[NewRequest]) -> se
         return set()
     rows = await conn.fetch(
         """insert into intake.requests
-             (request_id, originator, variant, format, received_at, outcome, response, response_topic)
+             (request_id, originator, variant, format, received_at, outcome, response, response_topic,
+              subject)
            select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                                $6::text[], $7::bytea[], $8::text[])
+                                $6::text[], $7::bytea[], $8::text[], $9::text[])
            on conflict (request_id) do nothing
            returning request_id""",
         *[list(column) for column in zip(*(
             (r.request_id, r.originator, r.variant, r.format, r.received_at, r.outcome, r.response,
-             r.response_topic) for r in requests))],
+             r.response_topic, r.subject) for r in requests))],
     )
     return {row["request_id"] for row in rows}
+
+
+async def unanswered_subjects(conn: asyncpg.Connection, subjects: list[str]) -> set[str]:
+    """Which of these devices (or places) a change routed to inventory and not yet answered is about."""
+    if not subjects:
+        return set()
+    rows = await conn.fetch(
+        "select distinct subject from intake.requests"
+        " where subject = any($1::text[]) and response is null and subject is not null",
+        subjects)
+    return {row["subject"] for row in rows}
 
 
 async def responses_of(conn: asyncpg.Connection, request_ids: list[str]) -> dict[str, asyncpg.Record]:

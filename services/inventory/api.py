@@ -38,6 +38,13 @@ def _party_entry(device: domain.Device) -> dict:
             "EverLeftPending": device.ever_left_pending}
 
 
+def _read_answer(device: domain.Device | None, device_id: str) -> dict:
+    if device is None:
+        refusal = domain.none_found(device_id)
+        return {"code": refusal.code, "reason": refusal.reason}
+    return {"code": "I0", "payload": domain.read_inventory_payload([device])}
+
+
 def build(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> web.Application:
     routes = web.RouteTableDef()
 
@@ -56,6 +63,19 @@ def build(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> web.Application:
         if found is None:
             return _error(404, "E30", f"{device_id} is not in the Smart Metering Inventory")
         return _json({"Device": domain.inventory_entry(found)})
+
+    # Read Inventory by Device ID as 8.2 answers it, for a batch of devices: intake answers such
+    # requests with this when no change to the device is still on its way here.
+    @routes.post("/read-inventory")
+    async def read_inventory(request: web.Request) -> web.Response:
+        try:
+            asked = orjson.loads(await request.read())["DeviceID"]
+            device_ids = sorted({canonical_eui(d) for d in asked})
+        except (orjson.JSONDecodeError, KeyError, TypeError, InvalidEUI) as error:
+            return _error(400, "E13", f"give {{\"DeviceID\": [EUI-64, ...]}}: {error}")
+        async with pool.acquire() as conn:
+            found = await store.devices(conn, device_ids, lock=False)
+        return _json({device_id: _read_answer(found.get(device_id), device_id) for device_id in device_ids})
 
     @routes.get("/devices")
     async def at_mpxn(request: web.Request) -> web.Response:

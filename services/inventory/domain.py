@@ -200,6 +200,11 @@ def inventory_entry(device: Device) -> dict[str, Any]:
     }
 
 
+def none_found(subject: str) -> t.Refused:
+    """8.2's answer when nothing in the SMI matches the Device ID or MPxN asked for."""
+    return t.Refused("E30", f"no device in the SMI for {subject}")
+
+
 def read_inventory_payload(devices: list[Device]) -> dict[str, Any]:
     """8.2's answer: `DSPInventory`, at most 17 devices (the XSD's limit)."""
     shown = sorted(devices, key=lambda d: d.device_id)[:MAX_DEVICES_PER_ANSWER]

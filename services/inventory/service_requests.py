@@ -115,7 +115,7 @@ async def read_inventory(inv: Context, conn: asyncpg.Connection, ws: WorkingSet,
     else:
         return [_refuse(inv, r, t.Refused("E080201", "Read Inventory by UPRN or PropertyFilter is not supported"))]
     if not devices:
-        return [_refuse(inv, r, t.Refused("E30", f"no device in the SMI for {body.DeviceID or body.MPxN}"))]
+        return [_refuse(inv, r, domain.none_found(body.DeviceID or body.MPxN))]
     return [answer(inv, r.command.reply, r.variant, "I0", domain.read_inventory_payload(devices))]
 
 

@@ -316,6 +316,14 @@ async def test_http_api_answers_reads_and_reports(settings, bus):
             assert missing.status == 404 and (await missing.json())["code"] == "E30"
         async with http.get(f"{base}/devices/not-an-eui") as bad:
             assert bad.status == 400 and (await bad.json())["code"] == "E11"
+        async with http.post(f"{base}/read-inventory",
+                             json={"DeviceID": [meter.lower(), device_id(59)]}) as read:
+            answers = await read.json()
+            assert answers[device_id(59)] == {"code": "E30", "reason": f"no device in the SMI for {device_id(59)}"}
+            assert answers[meter]["code"] == "I0"
+            assert answers[meter]["payload"]["DSPInventory"]["Device"][0]["ImportMPxN"] == "1000999888"
+        async with http.post(f"{base}/read-inventory", json={"DeviceID": ["not-an-eui"]}) as bad_read:
+            assert bad_read.status == 400 and (await bad_read.json())["code"] == "E13"
         async with http.get(f"{base}/reports/ch-stock-level?date=2024-01-31") as stock:
             assert (await stock.json())["parties"] == [{"ordering_party": SUPPLIER, "hubs": 1}]
         async with http.get(f"{base}/reports/stock-ageing?as_of=2024-05-01T00:00:00Z") as ageing:

@@ -8,16 +8,18 @@ templates' devices are kept: ESME `...-A0` and CHF `...-A2`, the hub delivered f
 """
 import re
 
+import asyncpg
 import orjson
 import pytest
 
 from deploy import duis_check
 from services.intake.app import serve as intake
+from services.intake.domain import parse_request_id
 from services.inventory.app import serve as inventory
 from services.returns.app import serve as returns
 from shared.duis import codec
 from shared.settings import REPO_ROOT
-from tests.support import CSP_NORTH, SUPPLIER, running
+from tests.support import CSP_NORTH, SUPPLIER, free_port, running
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +65,9 @@ def tools_present():
 async def test_every_reference_request_answered_by_its_rules_in_valid_signed_duis(settings, bus):
     topics = settings.topics
     answers = []
-    async with running(intake, settings), running(inventory, settings), running(returns, settings):
+    api = settings.model_copy(update={"http_port": free_port()})
+    reading = settings.model_copy(update={"inventory_url": f"http://127.0.0.1:{api.http_port}"})
+    async with running(intake, reading), running(inventory, api), running(returns, settings):
         await bus.send(topics.csp_events, orjson.dumps({
             "type": "CommsHubDelivered", "chf_id": CHF, "gpf_id": GPF, "csp_id": CSP_NORTH,
             "ordering_party": SUPPLIER, "csp_region": "North", "manufacturer": "ACME", "model": "CH-1"}))
@@ -88,3 +92,11 @@ async def test_every_reference_request_answered_by_its_rules_in_valid_signed_dui
     [read] = [codec.read(by_counter[2001].value)]
     [device] = [read["Body"]["ResponseMessage"]["DSPInventory"]["Device"]]
     assert (device["DeviceID"], device["DeviceType"], device["DeviceStatus"]) == (CHF, "CHF", "Pending")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        read_id = parse_request_id(dict(by_counter[2001].headers)["request-id"].decode(), settings.dcc_eui)
+        outcome = await conn.fetchval("select outcome from intake.requests where request_id = $1",
+                                      read_id.canonical)
+    finally:
+        await conn.close()
+    assert outcome == "answered", "the read was answered by intake from inventory's read API"

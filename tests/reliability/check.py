@@ -29,6 +29,7 @@ class Counts:
     dead_duplicated: int = 0  # an input meant to be a dead letter, dead-lettered more than once
     dead_duplicated_by: list[str] = field(default_factory=list)  # the services that did
     dead_missing: int = 0
+    reads_by_intake: int = 0  # Read Inventory requests intake answered itself (the rest went on)
     strikes: int = 0
     struck: dict[str, int] = field(default_factory=dict)  # strikes by target, where there are several
     exits: list[str] = field(default_factory=list)
@@ -73,6 +74,8 @@ async def check(settings: Settings, expected: Expected, fault: str) -> Counts:
     try:
         smi = {r["device_id"]: r["status"] for r in await conn.fetch("select device_id, status from inventory.devices")}
         records = await conn.fetch("select device_id, status from returns.records")
+        counts.reads_by_intake = await conn.fetchval(
+            "select count(*) from intake.requests where outcome = 'answered'")
     finally:
         await conn.close()
     diffs = [d for d in smi.keys() | expected.smi.keys() if smi.get(d) != expected.smi.get(d)]

@@ -10,7 +10,7 @@ from pathlib import Path
 from deploy.local import kafka, stack
 from deploy.local.layout import Layout
 from shared.settings import REPO_ROOT, Settings
-from tests.support import service_env
+from tests.support import free_port, service_env
 
 SERVICES = ("intake", "inventory", "housekeeping", "returns")
 
@@ -66,11 +66,17 @@ class Platform:
         self.settings, self.workdir, self.stack = settings, workdir, stack
         self.processes: dict[tuple[str, str], subprocess.Popen] = {}
         self.exits: list[str] = []  # services that stopped without being asked to
+        # Instance "a" of inventory serves its read API here, the same across its restarts: every
+        # intake answers reads from it, and routes them while it is down.
+        self.inventory_api_port = free_port()
         workdir.mkdir(parents=True, exist_ok=True)
 
     def start(self, service: str, instance: str = "a") -> None:
         env = service_env(self.settings)
-        env.update({"SMI_INSTANCE_ID": self.instance_id(service, instance), "SMI_HTTP_PORT": "0",
+        api = (service, instance) == ("inventory", "a")
+        env.update({"SMI_INSTANCE_ID": self.instance_id(service, instance),
+                    "SMI_HTTP_PORT": str(self.inventory_api_port) if api else "0",
+                    "SMI_INVENTORY_URL": f"http://127.0.0.1:{self.inventory_api_port}",
                     "SMI_METRICS_PORT": "0", "PYTHONUNBUFFERED": "1",
                     "SMI_HOUSEKEEPING_DATA_DIR": str(self.workdir / f"faust-{instance}")})
         log = open(self.workdir / f"{service}-{instance}.log", "ab")

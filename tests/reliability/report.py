@@ -13,7 +13,7 @@ COLUMNS = [("fault", "fault"), ("sent", "sent"), ("answered", "answered"), ("dup
            ("lost", "lost"), ("wrong", "wrong code"), ("smi_diffs", "SMI diffs"),
            ("rrr_missing", "RRR miss"), ("rrr_duplicated", "RRR dup"), ("n8_missing", "N8 miss"),
            ("n8_duplicated", "N8 dup"), ("dead_unexpected", "DL unexp"), ("dead_duplicated", "DL dup"),
-           ("dead_missing", "DL miss"),
+           ("dead_missing", "DL miss"), ("reads_by_intake", "8.2 by intake"),
            ("strikes", "strikes"), ("seconds", "seconds")]
 
 

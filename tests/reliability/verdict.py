@@ -36,6 +36,7 @@ def assert_survived(counts: Counts, fault: str) -> None:
     assert (counts.n8_missing, counts.n8_duplicated) == (0, 0), detail
     assert (counts.dead_unexpected, counts.dead_missing) == (0, 0), detail
     assert not counts.exits, f"services that exited on their own: {counts.exits}"
+    assert counts.reads_by_intake > 0, "no Read Inventory was answered by intake: its path went untried"
     if counts.dead_duplicated and counts.dead_duplicated_by == ["housekeeping"] \
             and replace(counts, dead_duplicated=0).clean:
         pytest.xfail(KNOWN_DUPLICATE_DEAD_LETTER)
