@@ -19,13 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from shared.duis import codec
-import asyncpg
-
 from tests.bench.openloop import LatencyBook, offer, percentile
 from tests.bench.plot import latency_png
-from tests.bench.workload import (Record, load_topic, read_arrivals, service_mix, smi_population, stop_processes,
-                                  wait_idle)
-from tests.support import REPO_ROOT, drop_database, free_port, isolated_settings, service_env, start_process
+from tests.bench.workload import (Record, free_port, load_topic, read_arrivals, reads_answered_by_intake,
+                                  service_mix, smi_population, stop_processes, wait_idle)
+from tests.support import REPO_ROOT, drop_database, isolated_settings, service_env, start_process
 
 RATE = 500
 TARGET_P99_MS = 100
@@ -64,21 +62,11 @@ async def offer_mix(bootstrap: str, database_url: str, warmup_s: float, measured
         await read_arrivals(bootstrap, [settings.topics.device_events], population, 600)
         settled = await wait_idle([p.pid for p in processes])
         book = await offer(bootstrap, settings.topics.requests, plan, RATE, [settings.topics.responses], 30)
-        reads = await _reads_by_intake(settings)
+        reads = await reads_answered_by_intake(settings)
     finally:
         stop_processes(processes)
         await drop_database(settings, database_url)
     return Run(book, plan, [r.request_id for r in plan], warmup_n, population, settled, logs, reads)
-
-
-async def _reads_by_intake(settings) -> tuple[int, int]:
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        row = await conn.fetchrow("select count(*) filter (where outcome = 'answered') as answered,"
-                                  " count(*) as taken from intake.requests where variant = '8.2'")
-        return row["answered"], row["taken"]
-    finally:
-        await conn.close()
 
 
 async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:

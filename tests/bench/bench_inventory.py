@@ -18,8 +18,8 @@ from shared.duis import build
 from shared.duis.build import device_id
 from shared.duis.models import DevicePrenotification
 from tests.bench.openloop import offer, percentile
-from tests.bench.workload import (Record, cpu_seconds, free_port, load_topic, read_arrivals_when_quiet, rss_mb,
-                                  stop_processes, wait_idle)
+from tests.bench.workload import (Record, cpu_seconds, free_port, load_topic, read_arrivals_when_quiet,
+                                  reads_answered_by_intake, rss_mb, stop_processes, wait_idle)
 from tests.support import SUPPLIER, SUPPLIER_2, drop_database, isolated_settings, start_process
 
 PARTIES = (SUPPLIER, SUPPLIER_2)
@@ -152,14 +152,6 @@ async def _sr_latency(settings, count: int, rate: int, population: int) -> list[
     return book.latencies(ids)
 
 
-async def _reads_answered_by_intake(settings) -> int:
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        return await conn.fetchval("select count(*) from intake.requests where variant = '8.2' and outcome = 'answered'")
-    finally:
-        await conn.close()
-
-
 def _p(latencies: list[float], q: float) -> float:
     return round(percentile(latencies, q) * 1000, 1)
 
@@ -175,7 +167,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
         try:
             http = await _http_latency(port, reads, 200, count)
             sr = await _sr_latency(settings, reads, 200, count)
-            by_intake = await _reads_answered_by_intake(settings)
+            by_intake, _ = await reads_answered_by_intake(settings)
         finally:
             stop_processes(load.processes)
     finally:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.duis import build
@@ -123,6 +124,18 @@ async def read_arrivals_when_quiet(bootstrap: str, topics: list[str], partitions
     wall = grew_at - started
     arrivals = await read_arrivals(bootstrap, topics, expected, max(1.0, timeout - (time.monotonic() - started)))
     return Arrivals(arrivals.first_ms, arrivals.last_ms, wall)
+
+
+async def reads_answered_by_intake(settings) -> tuple[int, int]:
+    """Of the Read Inventory requests intake took in, how many it answered itself (the rest
+    went on to inventory), and how many it took in."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        row = await conn.fetchrow("select count(*) filter (where outcome = 'answered') as answered,"
+                                  " count(*) as taken from intake.requests where variant = '8.2'")
+        return row["answered"], row["taken"]
+    finally:
+        await conn.close()
 
 
 def rss_mb(pid: int) -> float:
