@@ -99,7 +99,6 @@ def transactional_producer(settings: Settings, name: str, slot: int = 0) -> AIOK
         **client_options(settings),
         transactional_id=transactional_id(name, settings.instance_id, slot),
         enable_idempotence=True,
-        linger_ms=2,
         retry_backoff_ms=settings.retry_backoff_ms,
         max_request_size=4 * 1024 * 1024,
         max_batch_size=1024 * 1024,  # `send_batched` fills one batch per partition
@@ -205,10 +204,12 @@ async def send_batched(producer: AIOKafkaProducer, outputs: list[Output]) -> Non
         if builder is None:
             builder = builders[(o.topic, partition)] = producer.create_batch()
         if builder.append(timestamp=None, key=o.key, value=o.value, headers=o.kafka_headers()) is None:
+            builder.close()
             await producer.send_batch(builder, o.topic, partition=partition)  # full: the next one
             builder = builders[(o.topic, partition)] = producer.create_batch()
             builder.append(timestamp=None, key=o.key, value=o.value, headers=o.kafka_headers())
     for (topic, partition), builder in builders.items():
+        builder.close()  # complete: sent at once, where an open batch waits out `linger_ms`
         await producer.send_batch(builder, topic, partition=partition)
 
 
