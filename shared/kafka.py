@@ -204,13 +204,16 @@ async def send_batched(producer: AIOKafkaProducer, outputs: list[Output]) -> Non
         if builder is None:
             builder = builders[(o.topic, partition)] = producer.create_batch()
         if builder.append(timestamp=None, key=o.key, value=o.value, headers=o.kafka_headers()) is None:
-            builder.close()
-            await producer.send_batch(builder, o.topic, partition=partition)  # full: the next one
+            await _hand_over(producer, builder, o.topic, partition)  # full: the next one
             builder = builders[(o.topic, partition)] = producer.create_batch()
             builder.append(timestamp=None, key=o.key, value=o.value, headers=o.kafka_headers())
     for (topic, partition), builder in builders.items():
-        builder.close()  # complete: sent at once, where an open batch waits out `linger_ms`
-        await producer.send_batch(builder, topic, partition=partition)
+        await _hand_over(producer, builder, topic, partition)
+
+
+async def _hand_over(producer: AIOKafkaProducer, builder, topic: str, partition: int) -> None:
+    builder.close()  # complete: sent at once, where an open batch waits out `linger_ms`
+    await producer.send_batch(builder, topic, partition=partition)
 
 
 def plain_producer(settings: Settings, **options) -> AIOKafkaProducer:

@@ -2,9 +2,9 @@
 session state on one: settings only with `set local`, no LISTEN, and advisory locks only in
 `migrate`, which releases its own."""
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from shared.settings import REPO_ROOT as ROOT
+
 SESSION_STATE = {
     # a statement of its own (an UPDATE's SET clause follows the table's name, not a quote)
     "a session-wide setting": re.compile(r"[\"';]\s*set\s+(?!local\b)(session\s+)?[a-z_.]+\s*(=|\bto\b)", re.I),
