@@ -7,7 +7,8 @@ For every batch:
 2. one Kafka transaction publishes the outputs together with the consumer offsets
    (`read_committed` readers never see a half-published batch), overlapping with step 1 of
    the next batch. A batch that produced nothing commits its offsets plainly: three fewer
-   round trips, and nothing to fence (a stale consumer's commit fails on its generation).
+   round trips, and nothing to fence (a stale consumer's commit fails on its generation);
+   such commits are gathered, at most one a second, since redoing a quiet batch is harmless.
 A crash between the two leaves the offsets uncommitted; the batch comes back and step 1 finds
 it processed. A record whose handler fails on its own goes to the dead letters.
 """
@@ -33,6 +34,10 @@ TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowE
              asyncpg.InterfaceError, asyncpg.InternalClientError, asyncio.TimeoutError)
 Key = tuple[str, int, int]
 PRUNE_EVERY_SECONDS = 10.0
+# A quiet batch's offsets wait for the next transaction, a quiet fetch, a revocation or this
+# long: redelivered, such records are found saved (or, with save_empty=False, handled again
+# harmlessly), and an offset commit per batch of a busy quiet stream loads the broker for nothing.
+PLAIN_COMMIT_EVERY_SECONDS = 1.0
 
 
 class HandlerContractError(RuntimeError):
@@ -55,6 +60,8 @@ class Processor:
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._last_pruned = 0.0
+        self._uncommitted: dict[TopicPartition, int] = {}  # quiet batches' offsets not yet committed
+        self._last_plain_commit = 0.0
         self._publishing: asyncio.Task | None = None
         self._pruning: asyncio.Task | None = None
         # Per partition, the highest offset an earlier owner may have processed (read in the
@@ -79,7 +86,9 @@ class Processor:
                     self._stage("fetch_wait", time.perf_counter() - asked)
                     async with self._busy:
                         await self._process(batch)
-            await self.settled()
+                elif self._uncommitted:
+                    await self.finish_batches_in_hand()
+            await self.finish_batches_in_hand()
         finally:
             if self._pruning is not None:
                 await asyncio.gather(self._pruning, return_exceptions=True)
@@ -100,9 +109,11 @@ class Processor:
             await self._publishing
 
     async def finish_batches_in_hand(self) -> None:
-        """Wait until no batch is being applied and the last one is committed."""
+        """Wait until no batch is being applied and every one handled is committed."""
         async with self._busy:
             await self.settled()
+            if self._uncommitted:
+                await self._commit_plainly()
 
     def forget_partitions(self, partitions) -> None:
         """Another consumer may process these meanwhile: ask the database again when they return."""
@@ -124,15 +135,15 @@ class Processor:
                       outputs: list[Output], started: float) -> None:
         offsets = {tp: part[-1].offset + 1 for tp, part in batch.items()}
         try:
-            await self._publish(outputs, offsets)
+            committed = await self._publish(outputs, offsets)
         except Exception:  # said now: the service stops, and its shutdown may take a while
             log.exception("publishing a batch failed for good; stopping")
             raise
-        if time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS and \
+        if committed and time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS and \
                 (self._pruning is None or self._pruning.done()):
             # Beside the batches, not between them: a prune deletes up to seconds' worth of rows.
             self._last_pruned = time.monotonic()
-            self._pruning = asyncio.create_task(self._prune(offsets))
+            self._pruning = asyncio.create_task(self._prune(committed))
         for tp, part in batch.items():
             metrics.RECORDS.labels(self.service, tp.topic).inc(len(part))
             stable = self.consumer.last_stable_offset(tp)
@@ -233,18 +244,35 @@ class Processor:
                          "out_topic", "out_key", "out_value", "out_headers"],
             )
 
-    async def _publish(self, outputs: list[Output], offsets: dict[TopicPartition, int]) -> None:
+    async def _publish(self, outputs: list[Output],
+                       offsets: dict[TopicPartition, int]) -> dict[TopicPartition, int] | None:
+        """Publish a batch's outputs and commit its offsets (a quiet batch's perhaps later);
+        return the offsets committed now, if any."""
+        offsets = {**self._uncommitted, **offsets}  # batches come in order: later offsets win
         if not outputs:
-            try:
-                began = time.perf_counter()
-                await self.consumer.commit(offsets)
-                return self._stage("plain_commit", time.perf_counter() - began)
-            except CommitFailedError as error:  # the partitions moved on; their new owner redoes nothing
-                log.info("offsets not committed after a rebalance: %s", error)
-                return
-            except KafkaError as error:
-                log.warning("plain offset commit failed, committing in a transaction: %r", error)
+            self._uncommitted = offsets
+            if time.monotonic() - self._last_plain_commit < PLAIN_COMMIT_EVERY_SECONDS:
+                return None
+            return await self._commit_plainly()
+        self._uncommitted = {}
         await self.publisher.publish(outputs, offsets, self.group_id)
+        return offsets
+
+    async def _commit_plainly(self) -> dict[TopicPartition, int] | None:
+        offsets, self._uncommitted = self._uncommitted, {}
+        self._last_plain_commit = time.monotonic()
+        try:
+            began = time.perf_counter()
+            await self.consumer.commit(offsets)
+            self._stage("plain_commit", time.perf_counter() - began)
+            return offsets
+        except CommitFailedError as error:  # the partitions moved on; their new owner redoes nothing
+            log.info("offsets not committed after a rebalance: %s", error)
+            return None
+        except KafkaError as error:
+            log.warning("plain offset commit failed, committing in a transaction: %r", error)
+        await self.publisher.publish([], offsets, self.group_id)
+        return offsets
 
     async def _prune(self, offsets: dict[TopicPartition, int]) -> None:
         """Outputs below a committed offset are never needed again."""

@@ -136,6 +136,31 @@ async def test_records_that_produce_nothing_are_committed_plainly_and_not_saved(
     assert committed == ends, "every offset committed, the quiet batches' plainly"
 
 
+async def test_a_busy_quiet_stream_commits_now_and_then_and_everything_once_it_goes_quiet(settings, bus):
+    source, group = settings.topics.csp_events, "smi-kernel-quiet" + settings.group_suffix
+    tp = TopicPartition(source, _partition(b"k", settings))
+    pool = await db.create_pool(settings.database_url)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("create table intake.effects (value bytea primary key)")
+        before = _stage_counts()
+        async with running(_serve(pool, _quiet_processor), settings):
+            for n in range(40):  # about a second and a half of batches of one record or two
+                await bus.send(source, b"quiet%d" % n, key=b"k")
+                await asyncio.sleep(0.04)
+            for _ in range(50):  # the first quiet fetch commits what is left, the service still running
+                if (committed := await _committed(settings, group, tp)) == 40:
+                    break
+                await asyncio.sleep(0.2)
+            after = _stage_counts()
+    finally:
+        await pool.close()
+    assert committed == 40, "every quiet record's offset committed while the service runs"
+    batches, commits = after["database"] - before["database"], after["plain_commit"] - before["plain_commit"]
+    assert batches >= 15, f"the stream came in many batches ({batches})"
+    assert commits <= 4, f"{commits} plain commits for {batches} quiet batches: at most one a second, and one once quiet"
+
+
 async def test_outputs_are_published_in_order_on_their_key_partitions(settings, bus):
     topic = settings.topics.alerts
     # More than one batch's worth for each partition, so that batches follow each other.

@@ -1,6 +1,7 @@
 """The kernel's contract with a handler, without a broker or a database: one output list per
 record, or the service stops; a record whose handling fails on its own goes to the dead letters."""
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from shared.kafka import Output
@@ -35,3 +36,33 @@ async def test_a_record_whose_handling_fails_on_its_own_is_dead_lettered():
     outputs = await _processor(fails_on_boom)._apply([_record(0), _record(1, b"boom"), _record(2)])
     assert [(o.topic, o.value) for o in outputs] == [
         ("out", b"x"), (SETTINGS.topics.dead_letters, b"boom"), ("out", b"x")]
+
+
+class _Recorder:
+    """Stands in for the consumer's plain commit and the publisher's transaction."""
+
+    def __init__(self) -> None:
+        self.commits: list[tuple[str, dict]] = []
+
+    async def commit(self, offsets):
+        self.commits.append(("plain", dict(offsets)))
+
+    async def publish(self, outputs, offsets, group_id):
+        self.commits.append(("transaction", dict(offsets)))
+
+
+async def test_quiet_batches_offsets_are_gathered_and_never_committed_backwards(monkeypatch):
+    monkeypatch.setattr("shared.processor.PLAIN_COMMIT_EVERY_SECONDS", 3600.0)
+    processor, recorder = _processor(None), _Recorder()
+    processor.consumer, processor.publisher = recorder, recorder
+    p0, p1 = TopicPartition("in", 0), TopicPartition("in", 1)
+    assert await processor._publish([], {p0: 5}) == {p0: 5}, "the first quiet batch commits at once"
+    assert await processor._publish([], {p0: 8}) is None, "the next one waits"
+    assert await processor._publish([], {p1: 3}) is None
+    loud = [Output("out", b"x")]
+    assert await processor._publish(loud, {p0: 10}) == {p0: 10, p1: 3}, "the transaction takes them along"
+    assert await processor._publish([], {p1: 6}) is None
+    await processor.finish_batches_in_hand()  # as on a revocation, a quiet fetch or a stop
+    assert recorder.commits == [("plain", {p0: 5}), ("transaction", {p0: 10, p1: 3}), ("plain", {p1: 6})]
+    await processor.finish_batches_in_hand()
+    assert len(recorder.commits) == 3, "nothing left to commit"
