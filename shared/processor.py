@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 import orjson
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from shared import kafka, metrics
@@ -266,8 +266,8 @@ class Processor:
             await self.consumer.commit(offsets)
             self._stage("plain_commit", time.perf_counter() - began)
             return offsets
-        except CommitFailedError as error:  # the partitions moved on; their new owner redoes nothing
-            log.info("offsets not committed after a rebalance: %s", error)
+        except (CommitFailedError, IllegalStateError) as error:  # the partitions moved on; their new
+            log.info("offsets not committed after a rebalance: %s", error)  # owner redoes nothing
             return None
         except KafkaError as error:
             log.warning("plain offset commit failed, committing in a transaction: %r", error)

@@ -2,6 +2,7 @@
 record, or the service stops; a record whose handling fails on its own goes to the dead letters."""
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
 from shared.kafka import Output
@@ -66,3 +67,14 @@ async def test_quiet_batches_offsets_are_gathered_and_never_committed_backwards(
     assert recorder.commits == [("plain", {p0: 5}), ("transaction", {p0: 10, p1: 3}), ("plain", {p1: 6})]
     await processor.finish_batches_in_hand()
     assert len(recorder.commits) == 3, "nothing left to commit"
+
+
+async def test_quiet_offsets_of_partitions_no_longer_assigned_are_dropped_not_published():
+    processor, recorder = _processor(None), _Recorder()
+
+    async def not_assigned(offsets):
+        raise IllegalStateError("Partition TopicPartition(topic='in', partition=0) is not assigned")
+    processor.consumer, processor.publisher = recorder, recorder
+    recorder.commit = not_assigned
+    assert await processor._publish([], {TopicPartition("in", 0): 5}) is None
+    assert recorder.commits == [], "another consumer owns the partition now: its offsets are its own"
