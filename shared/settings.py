@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = 10
     retry_backoff_ms: int = 10  # paid on back-to-back transactions (see docs/operations.md)
     transactional_producers: int = Field(default=2, ge=1)  # per consumer, taking turns (docs/design.md)
-    # Inventory's device gauges count the whole SMI: a scan of one core, so not too often.
+    # Inventory's device gauges count the whole SMI (in slices, on one core), so not too often.
     gauge_refresh_seconds: float = 60.0
     returns_due_days: int = 90                  # a returned hub is due back this many days later
     returns_overdue_check_seconds: float = 3600.0

@@ -42,8 +42,8 @@ MEANINGS = {
     "transactional_producers": "transactional producers per consumer, taking turns, so that a transaction "
                                "begins on the producer whose last commit is furthest back rather than on one "
                                "whose commit markers are still being written (docs/design.md); 1: one producer",
-    "gauge_refresh_seconds": "how often inventory counts the SMI for its device gauges (one scan of the "
-                             "devices on one core)",
+    "gauge_refresh_seconds": "how often inventory counts the SMI for its device gauges (one snapshot, "
+                             "counted in slices on one core)",
     "returns_due_days": "a returned hub is due back this many days after its request",
     "returns_overdue_check_seconds": "how often returns checks for overdue hubs",
     "instance_id": "unique per running instance, stable across its restarts (transactional id)",

@@ -7,6 +7,8 @@ Party A (SUPPLIER) and B (SUPPLIER_2) receive hubs h1..h7:
   h4 A 2024-01-10 installed 2024-02-01   h7 B 2024-02-01 pending
 and A pre-notifies an ESME (2024-05-01), a GSME (2021-01-01) and an IHD (no status).
 """
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -96,3 +98,37 @@ async def test_gauges_come_from_one_count_of_the_smi(dataset):
     assert {labels: value(metrics.PENDING, *labels) for labels in by_type_and_age} == by_type_and_age, \
         "the pending gauge buckets ages as the stock ageing report does"
     assert (value(metrics.HUBS_IN_STOCK, A), value(metrics.HUBS_IN_STOCK, B)) == (3, 1)
+
+
+async def test_the_count_taken_slice_by_slice_is_one_snapshot_of_the_whole_table(dataset, settings, monkeypatch):
+    """Thousands of devices over many pages, counted two pages at a time while another session
+    keeps moving rows to new pages: every device is counted once, as in one plain count."""
+    await dataset.execute(
+        """insert into inventory.devices
+           select (jsonb_populate_record(null::inventory.devices,
+                   to_jsonb(d) || jsonb_build_object('device_id', d.device_id || '-' || n))).*
+             from inventory.devices d, generate_series(1, 200) n""")
+    as_of = at("2024-06-10T00:00:00")
+    whole = {tuple(r.values())[:-1]: r["devices"] for r in await dataset.fetch(
+        store._TALLY.format(upper="").replace("where ctid >= $2::tid", ""), as_of)}
+    pages = await dataset.fetchval("select pg_relation_size('inventory.devices') / 8192")
+    assert pages > 20, "the devices span many slices"
+    monkeypatch.setattr(store, "TALLY_SLICE_PAGES", 2)
+    mover = await asyncpg.connect(settings.database_url)
+    try:
+        async def move_rows():
+            while True:  # a changed indexed column: each update writes the rows anew, on other pages
+                await mover.execute("update inventory.devices set mpxn = case when mpxn = 'a' then 'b' else 'a' end"
+                                    " where device_id like '%-1' or device_id like '%-2'")
+        moving = asyncio.create_task(move_rows())
+        try:
+            await asyncio.sleep(0.05)
+            tally = await store.device_tally(dataset, as_of)
+        finally:
+            moving.cancel()
+            await asyncio.gather(moving, return_exceptions=True)
+    finally:
+        await mover.close()
+    assert {(r["device_type"], r["status"], r["hub_party"], r["pending_months"]): r["devices"]
+            for r in tally} == whole
+    assert sum(whole.values()) == await dataset.fetchval("select count(*) from inventory.devices") > 3000
