@@ -224,11 +224,10 @@ async def device_tally(conn: asyncpg.Connection, as_of: datetime) -> list[dict]:
             bounds = [(first, 0)] if last else [(first, 0), (first + TALLY_SLICE_PAGES, 0)]
             rows = await conn.fetch(_TALLY.format(upper="" if last else "and ctid < $3::tid"), as_of, *bounds)
             for row in rows:
-                key = tuple(row.values())[:-1]
+                key = tuple(row.items())[:-1]  # every column but the count
                 totals[key] = totals.get(key, 0) + row["devices"]
             if last:
                 break
             first += TALLY_SLICE_PAGES
             await asyncio.sleep(TALLY_PAUSE_SECONDS)
-    fields = ("device_type", "status", "hub_party", "pending_months")
-    return [dict(zip(fields, key), devices=count) for key, count in totals.items()]
+    return [dict(key, devices=count) for key, count in totals.items()]
