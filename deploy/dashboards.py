@@ -125,6 +125,9 @@ DASHBOARDS = [
         Panel("Where a batch's time goes: p99 by service and stage",
               [(f"histogram_quantile(0.99, sum by (service, stage, le) "
                 f"(rate(smi_stage_duration_seconds_bucket[{RATE}])))", "{{service}} {{stage}}")], "s"),
+        Panel("Saved outputs: generations cleared by service and how",
+              [(f"sum by (service, how) (rate(smi_processed_generations_cleared_total[{RATE}]))",
+                "{{service}} {{how}}")], "ops"),
         Panel("Scrape targets up", [("up", "{{job}}")], kind="stat"),
     ]),
 ]

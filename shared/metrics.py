@@ -24,6 +24,11 @@ STAGE_SECONDS = Histogram(
     ["service", "stage"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+GENERATIONS_CLEARED = Counter(
+    "smi_processed_generations_cleared_total", "Tries at emptying the next generation of saved outputs, by "
+    "what was done: empty (nothing in it), truncated, pruned (some rows not yet committed: the others "
+    "deleted), busy (still being read; tried again later), failed (the database or Kafka "
+    "did not answer)", ["service", "how"])
 UP = Gauge("smi_service_up", "1 while the service's consumer loop runs", ["service"])
 
 

@@ -1,16 +1,18 @@
 """Consume, apply to PostgreSQL, publish: each input's effect exactly once.
 
 For every batch:
-1. one database transaction runs the handler on the records not processed before and saves
-   what each produced (`processed_records`), so a redelivered record publishes its saved
-   outputs and changes nothing;
+1. one database transaction moves its partitions' positions (`processed_positions`: the row
+   lock orders it behind any other owner's batch, and tells which records were applied before),
+   runs the handler on the records not applied before and saves what each produced
+   (`processed_records`), so a redelivered record publishes its saved outputs and changes nothing;
 2. one Kafka transaction publishes the outputs together with the consumer offsets
    (`read_committed` readers never see a half-published batch), overlapping with step 1 of
    the next batch. A batch that produced nothing commits its offsets plainly: three fewer
    round trips, and nothing to fence (a stale consumer's commit fails on its generation);
    such commits are gathered, at most one a second, since redoing a quiet batch is harmless.
 A crash between the two leaves the offsets uncommitted; the batch comes back and step 1 finds
-it processed. A record whose handler fails on its own goes to the dead letters.
+it processed. A record whose handler fails on its own goes to the dead letters. Saved outputs
+are cleared a generation at a time once committed (see the `processed_generations` migration).
 """
 import asyncio
 import logging
@@ -18,12 +20,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-import orjson
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from shared import kafka, metrics
+from shared import kafka, metrics, processed
 from shared.kafka import Output
 from shared.readiness import READINESS
 from shared.settings import Settings
@@ -31,9 +32,9 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 Handler = Callable[[asyncpg.Connection, list[ConsumerRecord]], Awaitable[list[list[Output]]]]
 TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-             asyncpg.InterfaceError, asyncpg.InternalClientError, asyncio.TimeoutError)
-Key = tuple[str, int, int]
-PRUNE_EVERY_SECONDS = 10.0
+             asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.DeadlockDetectedError,
+             asyncio.TimeoutError)
+CLEAR_EVERY_SECONDS = 4.0  # a generation's turn comes every 30 s: a few tries before it
 # A quiet batch's offsets wait for the next transaction, a quiet fetch, a revocation or this
 # long: redelivered, such records are found saved (or, with save_empty=False, handled again
 # harmlessly), and an offset commit per batch of a busy quiet stream loads the broker for nothing.
@@ -59,19 +60,18 @@ class Processor:
         self._topics, self._pattern = list(topics), pattern
         self._busy = asyncio.Lock()
         self._stopping = asyncio.Event()
-        self._last_pruned = 0.0
+        self._last_cleared = 0.0
         self._uncommitted: dict[TopicPartition, int] = {}  # quiet batches' offsets not yet committed
         self._last_plain_commit = 0.0
         self._publishing: asyncio.Task | None = None
-        self._pruning: asyncio.Task | None = None
-        # Per partition, the highest offset an earlier owner may have processed (read in the
-        # batch's own transaction); records above it need no look-up in processed_records.
-        self._seen_up_to: dict[tuple[str, int], int] = {}
+        self._clearing: asyncio.Task | None = None
+        self.admin = kafka.admin_client(settings)  # other groups' committed offsets
         self.readiness_part = f"consumer group {self.group_id} joined"
         READINESS.expect(self.readiness_part)
 
     async def run(self) -> None:
         await self.publisher.start()
+        await self.admin.start()
         if self._pattern:
             self.consumer.subscribe(pattern=self._pattern, listener=_Rebalance(self))
         else:
@@ -90,12 +90,13 @@ class Processor:
                     await self.finish_batches_in_hand()
             await self.finish_batches_in_hand()
         finally:
-            if self._pruning is not None:
-                await asyncio.gather(self._pruning, return_exceptions=True)
+            if self._clearing is not None:
+                await asyncio.gather(self._clearing, return_exceptions=True)
             metrics.UP.labels(self.service).set(0)
             READINESS.clear(self.readiness_part)
             await self.consumer.stop()
             await self.publisher.stop()
+            await self.admin.close()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -114,11 +115,6 @@ class Processor:
             await self.settled()
             if self._uncommitted:
                 await self._commit_plainly()
-
-    def forget_partitions(self, partitions) -> None:
-        """Another consumer may process these meanwhile: ask the database again when they return."""
-        for tp in partitions:
-            self._seen_up_to.pop((tp.topic, tp.partition), None)
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Apply this batch while the previous one is still being published: the database
@@ -139,11 +135,10 @@ class Processor:
         except Exception:  # said now: the service stops, and its shutdown may take a while
             log.exception("publishing a batch failed for good; stopping")
             raise
-        if committed and time.monotonic() - self._last_pruned > PRUNE_EVERY_SECONDS and \
-                (self._pruning is None or self._pruning.done()):
-            # Beside the batches, not between them: a prune deletes up to seconds' worth of rows.
-            self._last_pruned = time.monotonic()
-            self._pruning = asyncio.create_task(self._prune(committed))
+        if committed and time.monotonic() - self._last_cleared > CLEAR_EVERY_SECONDS and \
+                (self._clearing is None or self._clearing.done()):
+            self._last_cleared = time.monotonic()  # beside the batches, not between them
+            self._clearing = asyncio.create_task(self._clear())
         for tp, part in batch.items():
             metrics.RECORDS.labels(self.service, tp.topic).inc(len(part))
             stable = self.consumer.last_stable_offset(tp)
@@ -167,7 +162,7 @@ class Processor:
                 raise  # a bug in the service, not in a record: no record is to blame for it
             except Exception:
                 if len(records) == 1:
-                    log.exception("handler failed on %s", _key(records[0]))
+                    log.exception("handler failed on %s", processed.key(records[0]))
                     return await self._dead_letter_alone(records[0])
                 log.warning("batch failed; handling its %d records one by one", len(records))
                 return [o for r in records for o in await self._apply([r])]
@@ -175,74 +170,28 @@ class Processor:
             delay = min(delay * 2, 5.0)
 
     async def _apply_in(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> list[Output]:
-        await self._learn_previous_owners(conn, records)
-        maybe_seen = [r for r in records if r.offset <= self._seen_up_to[(r.topic, r.partition)]]
-        done = await self._load(conn, maybe_seen) if maybe_seen else {}
-        fresh = [r for r in records if _key(r) not in done]
+        applied_below = await processed.claim(conn, self.schema, self.group_id, records)
+        maybe_seen = [r for r in records if r.offset < applied_below.get((r.topic, r.partition), 0)]
+        done = await processed.load(conn, self.schema, self.group_id, maybe_seen) if maybe_seen else {}
+        fresh = [r for r in records if processed.key(r) not in done]
         produced = await self.handler(conn, fresh) if fresh else []
         if len(produced) != len(fresh):
             raise HandlerContractError(f"the handler returned {len(produced)} output lists for {len(fresh)} "
                                        "records; it must return one per record, in order")
-        await self._save(conn, zip(fresh, produced))
-        done.update({_key(r): outs for r, outs in zip(fresh, produced)})
-        return [o for r in records for o in done[_key(r)]]
-
-    async def _learn_previous_owners(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> None:
-        """For partitions new to this consumer: how far may an earlier owner have processed?"""
-        unknown = {(r.topic, r.partition) for r in records} - self._seen_up_to.keys()
-        if not unknown:
-            return
-        rows = await conn.fetch(
-            f"""select p.topic, p.partition, max(p."offset") as last
-                from {self.schema}.processed_records p
-                join unnest($2::text[], $3::int[]) as u(topic, partition)
-                  on (p.topic, p.partition) = (u.topic, u.partition)
-                where p.consumer = $1 group by p.topic, p.partition""",
-            self.group_id, [t for t, _ in unknown], [p for _, p in unknown])
-        found = {(r["topic"], r["partition"]): r["last"] for r in rows}
-        self._seen_up_to.update({key: found.get(key, -1) for key in unknown})
+        await processed.save(conn, self.schema, self.group_id, zip(fresh, produced), self.save_empty)
+        done.update({processed.key(r): outs for r, outs in zip(fresh, produced)})
+        return [o for r in records for o in done[processed.key(r)]]
 
     async def _dead_letter_alone(self, record: ConsumerRecord) -> list[Output]:
         outputs = [kafka.dead_letter(self.settings, record, "the handler failed on this record",
                                      self.service)]
         async with self.pool.acquire() as conn, conn.transaction():
-            if _key(record) in await self._load(conn, [record]):
-                return (await self._load(conn, [record]))[_key(record)]
-            await self._save(conn, [(record, outputs)])
+            await processed.claim(conn, self.schema, self.group_id, [record])
+            saved = await processed.load(conn, self.schema, self.group_id, [record])
+            if processed.key(record) in saved:
+                return saved[processed.key(record)]
+            await processed.save(conn, self.schema, self.group_id, [(record, outputs)], self.save_empty)
         return outputs
-
-    async def _load(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> dict[Key, list[Output]]:
-        rows = await conn.fetch(
-            f"""select p.topic, p.partition, p."offset", p.out_topic, p.out_key, p.out_value, p.out_headers
-                from {self.schema}.processed_records p
-                join unnest($2::text[], $3::int[], $4::bigint[]) as r(topic, partition, "offset")
-                  on (p.topic, p.partition, p."offset") = (r.topic, r.partition, r."offset")
-                where p.consumer = $1 order by p.seq""",
-            self.group_id, [r.topic for r in records], [r.partition for r in records],
-            [r.offset for r in records],
-        )
-        done: dict[Key, list[Output]] = {}
-        for row in rows:
-            outs = done.setdefault((row["topic"], row["partition"], row["offset"]), [])
-            if row["out_topic"] is not None:
-                headers = tuple(tuple(h) for h in orjson.loads(row["out_headers"]))
-                outs.append(Output(row["out_topic"], row["out_value"], row["out_key"], headers))
-        return done
-
-    async def _save(self, conn: asyncpg.Connection, results) -> None:
-        rows = []
-        for record, outputs in results:
-            position = (self.group_id, record.topic, record.partition, record.offset)
-            if not outputs and self.save_empty:
-                rows.append((*position, -1, None, None, None, None))
-            for seq, o in enumerate(outputs):
-                rows.append((*position, seq, o.topic, o.key, o.value, orjson.dumps(o.headers).decode()))
-        if rows:
-            await conn.copy_records_to_table(
-                "processed_records", schema_name=self.schema, records=rows,
-                columns=["consumer", "topic", "partition", "offset", "seq",
-                         "out_topic", "out_key", "out_value", "out_headers"],
-            )
 
     async def _publish(self, outputs: list[Output],
                        offsets: dict[TopicPartition, int]) -> dict[TopicPartition, int] | None:
@@ -274,24 +223,19 @@ class Processor:
         await self.publisher.publish([], offsets, self.group_id)
         return offsets
 
-    async def _prune(self, offsets: dict[TopicPartition, int]) -> None:
-        """Outputs below a committed offset are never needed again."""
+    async def _clear(self) -> None:
+        """Empty the generation of saved outputs whose turn comes next, if all committed."""
         try:
             async with self.pool.acquire() as conn:
-                await conn.execute(
-                    f"""delete from {self.schema}.processed_records p
-                        using unnest($2::text[], $3::int[], $4::bigint[]) as c(topic, partition, committed)
-                        where p.consumer = $1 and p.topic = c.topic and p.partition = c.partition
-                          and p."offset" < c.committed""",
-                    self.group_id, [tp.topic for tp in offsets], [tp.partition for tp in offsets],
-                    list(offsets.values()),
-                )
-        except TRANSIENT as error:
-            log.warning("could not prune processed records: %s", error)
+                how = await processed.clear_next_generation(conn, self.schema, self._committed)
+        except Exception as error:  # tried again in a few seconds; the batches go on meanwhile
+            log.warning("could not clear saved outputs: %r", error)
+            how = "failed"
+        metrics.GENERATIONS_CLEARED.labels(self.service, how).inc()
 
-
-def _key(record: ConsumerRecord) -> Key:
-    return (record.topic, record.partition, record.offset)
+    async def _committed(self, group_id: str) -> dict[tuple[str, int], int]:
+        offsets = await self.admin.list_consumer_group_offsets(group_id)
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -302,9 +246,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked) -> None:
         await self.processor.finish_batches_in_hand()
-        self.processor.forget_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned) -> None:
-        self.processor.forget_partitions(assigned)
         # Called after every join, with no partitions too (more instances than partitions).
         READINESS.mark(self.processor.readiness_part)

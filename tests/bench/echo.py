@@ -34,6 +34,9 @@ class NoDatabase:
     async def fetch(self, *args):
         return []
 
+    async def fetchval(self, *args):
+        return None
+
     async def execute(self, *args):
         return None
 
