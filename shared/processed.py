@@ -51,6 +51,17 @@ async def _move(conn, schema, consumer, topics, partitions, offsets) -> dict[Pla
     return {(r["topic"], r["partition"]): r["prior_next_offset"] for r in rows}
 
 
+async def saved_below(conn: asyncpg.Connection, schema: str, consumer: str, places: set[Place]) -> dict[Place, int]:
+    """Per partition, one past the highest offset with saved outputs (0: none)."""
+    rows = await conn.fetch(
+        f"""select u.topic, u.partition,
+                   (select max(p."offset") + 1 from {schema}.processed_records p
+                    where p.consumer = $1 and p.topic = u.topic and p.partition = u.partition) as below
+            from unnest($2::text[], $3::int[]) as u(topic, partition)""",
+        consumer, [t for t, _ in places], [p for _, p in places])
+    return {(r["topic"], r["partition"]): r["below"] or 0 for r in rows}
+
+
 async def load(conn: asyncpg.Connection, schema: str, consumer: str,
                records: list[ConsumerRecord]) -> dict[Key, list[Output]]:
     """The saved outputs of those of these records that were applied and saved before."""

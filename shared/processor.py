@@ -66,6 +66,7 @@ class Processor:
         self._publishing: asyncio.Task | None = None
         self._clearing: asyncio.Task | None = None
         self.admin = kafka.admin_client(settings)  # other groups' committed offsets
+        self._saved_up_to: dict[tuple[str, int], int] = {}  # with save_empty=False, see _saved_below
         self.readiness_part = f"consumer group {self.group_id} joined"
         READINESS.expect(self.readiness_part)
 
@@ -115,6 +116,11 @@ class Processor:
             await self.settled()
             if self._uncommitted:
                 await self._commit_plainly()
+
+    def forget_partitions(self, partitions) -> None:
+        """Another consumer may process these meanwhile: ask the database again when they return."""
+        for tp in partitions:
+            self._saved_up_to.pop((tp.topic, tp.partition), None)
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Apply this batch while the previous one is still being published: the database
@@ -172,9 +178,9 @@ class Processor:
     async def _apply_in(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> list[Output]:
         if self.save_empty:
             applied_below = await processed.claim(conn, self.schema, self.group_id, records)
-            maybe_seen = [r for r in records if r.offset < applied_below.get((r.topic, r.partition), 0)]
         else:  # the handler needs no ordering (see save_empty), and a claim would make every
-            maybe_seen = records  # quiet batch a write, its commit waiting on the WAL's flush
+            applied_below = await self._saved_below(conn, records)  # quiet batch a write
+        maybe_seen = [r for r in records if r.offset < applied_below.get((r.topic, r.partition), 0)]
         done = await processed.load(conn, self.schema, self.group_id, maybe_seen) if maybe_seen else {}
         fresh = [r for r in records if processed.key(r) not in done]
         produced = await self.handler(conn, fresh) if fresh else []
@@ -184,6 +190,13 @@ class Processor:
         await processed.save(conn, self.schema, self.group_id, zip(fresh, produced), self.save_empty)
         done.update({processed.key(r): outs for r, outs in zip(fresh, produced)})
         return [o for r in records for o in done[processed.key(r)]]
+
+    async def _saved_below(self, conn: asyncpg.Connection, records: list[ConsumerRecord]) -> dict:
+        """Where an earlier owner's saved outputs end, asked once per partition assigned."""
+        unknown = {(r.topic, r.partition) for r in records} - self._saved_up_to.keys()
+        if unknown:
+            self._saved_up_to.update(await processed.saved_below(conn, self.schema, self.group_id, unknown))
+        return self._saved_up_to
 
     async def _dead_letter_alone(self, record: ConsumerRecord) -> list[Output]:
         outputs = [kafka.dead_letter(self.settings, record, "the handler failed on this record",
@@ -250,7 +263,9 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked) -> None:
         await self.processor.finish_batches_in_hand()
+        self.processor.forget_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned) -> None:
+        self.processor.forget_partitions(assigned)
         # Called after every join, with no partitions too (more instances than partitions).
         READINESS.mark(self.processor.readiness_part)
