@@ -31,14 +31,25 @@ def _processor(settings, pool) -> Processor:
                      settings=settings, schema="intake")
 
 
+async def _three_records(settings, bus, pool) -> list:
+    """The handler's table of effects, and three records on its topic."""
+    async with pool.acquire() as conn:
+        await conn.execute("create table intake.effects (value bytea)")
+    for n in range(3):
+        await bus.send(settings.topics.csp_events, f"r{n}".encode(), key=b"k")
+    return await bus.read(settings.topics.csp_events, count=3)
+
+
+def _serve(pool):
+    async def serve(settings, stop):
+        await run_processors([_processor(settings, pool)], stop)
+    return serve
+
+
 async def test_two_owners_of_a_partition_at_once_apply_each_record_once(settings, bus):
     pool = await db.create_pool(settings.database_url)
     try:
-        async with pool.acquire() as conn:
-            await conn.execute("create table intake.effects (value bytea)")
-        for n in range(3):
-            await bus.send(settings.topics.csp_events, f"r{n}".encode(), key=b"k")
-        records = await bus.read(settings.topics.csp_events, count=3)
+        records = await _three_records(settings, bus, pool)
         # The one an old owner still applies as the new owner starts on the same records:
         first, second = await asyncio.gather(_processor(settings, pool)._apply(records),
                                              _processor(settings, pool)._apply(records))
@@ -114,9 +125,7 @@ async def test_a_running_processor_empties_generations_below_its_committed_offse
             await _save(conn, generation, (GROUP + settings.group_suffix, settings.topics.csp_events, partition, 0))
         truncated = _cleared("truncated")
 
-        async def serve(settings, stop):
-            await run_processors([_processor(settings, pool)], stop)
-        async with running(serve, settings):
+        async with running(_serve(pool), settings):
             for n in range(20):
                 await bus.send(settings.topics.csp_events, f"r{n}".encode(), key=b"k")
                 await asyncio.sleep(0.1)
@@ -149,11 +158,7 @@ async def test_saved_outputs_of_the_earlier_layout_are_carried_over(settings):
 async def test_a_batch_applied_but_never_committed_keeps_its_saved_outputs_through_a_clearing(settings, bus):
     pool = await db.create_pool(settings.database_url)
     try:
-        async with pool.acquire() as conn:
-            await conn.execute("create table intake.effects (value bytea)")
-        for n in range(3):
-            await bus.send(settings.topics.csp_events, f"r{n}".encode(), key=b"k")
-        records = await bus.read(settings.topics.csp_events, count=3)
+        records = await _three_records(settings, bus, pool)
         owner = _processor(settings, pool)
         await owner._apply(records)  # and dies before its Kafka transaction
         async with pool.acquire() as conn:
@@ -165,9 +170,7 @@ async def test_a_batch_applied_but_never_committed_keeps_its_saved_outputs_throu
         finally:
             await owner.admin.close()
 
-        async def serve(settings, stop):
-            await run_processors([_processor(settings, pool)], stop)
-        async with running(serve, settings):
+        async with running(_serve(pool), settings):
             published = await bus.read(settings.topics.alerts, count=3, settle=1.5)
         async with pool.acquire() as conn:
             effects = [r["value"] for r in await conn.fetch("select value from intake.effects")]
