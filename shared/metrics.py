@@ -18,7 +18,7 @@ BATCH_SECONDS = Histogram(
     ["service"], buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 STAGE_SECONDS = Histogram(
-    "smi_stage_duration_seconds", "Where a batch's time goes: fetch_wait (the fetch that brought it), "
+    "smi_stage_duration_seconds", "Where a batch's time goes: fetch_wait (waiting for records fetched), "
     "database (its transaction), queued (behind the previous batch's commit), kafka_send, "
     "kafka_offsets, kafka_commit (the phases of its Kafka transaction), plain_commit",
     ["service", "stage"],

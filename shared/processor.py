@@ -26,6 +26,7 @@ from aiokafka.structs import ConsumerRecord
 
 from shared import kafka, metrics, processed
 from shared.kafka import Output
+from shared.prefetch import Prefetch
 from shared.readiness import READINESS
 from shared.settings import Settings
 
@@ -55,6 +56,7 @@ class Processor:
         self.group_id = group_id + settings.group_suffix
         self.pool, self.settings, self.schema = pool, settings, schema
         self.consumer = kafka.consumer(settings, self.group_id)
+        self._prefetch = Prefetch(self.consumer, settings.batch_max_records)
         self.publisher = kafka.TransactionalPublisher(settings, self.group_id,
                                                      metrics.RETRIES.labels(service, "kafka").inc, self._stage)
         self._topics, self._pattern = list(topics), pattern
@@ -79,18 +81,21 @@ class Processor:
             self.consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self.consumer.start()
         metrics.UP.labels(self.service).set(1)
+        self._prefetch.start()
         try:
             while not self._stopping.is_set():
                 asked = time.perf_counter()
-                batch = await self.consumer.getmany(timeout_ms=200)
-                if batch:
+                if await self._prefetch.arrival(0.2):
                     self._stage("fetch_wait", time.perf_counter() - asked)
-                    async with self._busy:
-                        await self._process(batch)
+                    async with self._busy:  # taken under the lock a revocation drops them under
+                        batch = self._prefetch.take()
+                        if batch:
+                            await self._process(batch)
                 elif self._uncommitted:
                     await self.finish_batches_in_hand()
             await self.finish_batches_in_hand()
         finally:
+            await self._prefetch.stop()
             if self._clearing is not None:
                 await asyncio.gather(self._clearing, return_exceptions=True)
             metrics.UP.labels(self.service).set(0)
@@ -110,12 +115,15 @@ class Processor:
         if self._publishing is not None:
             await self._publishing
 
-    async def finish_batches_in_hand(self) -> None:
-        """Wait until no batch is being applied and every one handled is committed."""
+    async def finish_batches_in_hand(self, drop_fetched: bool = False) -> None:
+        """Wait until no batch is being applied and every one handled is committed;
+        `drop_fetched`: forget the records fetched but not yet applied (on a revocation)."""
         async with self._busy:
             await self.settled()
             if self._uncommitted:
                 await self._commit_plainly()
+            if drop_fetched:
+                self._prefetch.drop()
 
     def forget_partitions(self, partitions) -> None:
         """Another consumer may process these meanwhile: ask the database again when they return."""
@@ -262,7 +270,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.processor = processor
 
     async def on_partitions_revoked(self, revoked) -> None:
-        await self.processor.finish_batches_in_hand()
+        await self.processor.finish_batches_in_hand(drop_fetched=True)
         self.processor.forget_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned) -> None:

@@ -240,3 +240,42 @@ async def _committed(settings, group: str, tp: TopicPartition) -> int | None:
         return await consumer.committed(tp)
     finally:
         await consumer.stop()
+
+
+async def test_records_arriving_while_a_batch_is_applied_all_come_in_the_next_batch(settings, bus):
+    """The next fetch is in flight while a batch is applied: every record that reaches the broker
+    meanwhile is in the next batch, not the first of them there and the rest a batch later."""
+    source, batches, sent = settings.topics.csp_events, [], asyncio.Event()
+
+    async def slow_first_batch(conn, records):
+        batches.append([r.value for r in records])
+        if len(batches) == 1:
+            await sent.wait()
+            await asyncio.sleep(1.0)  # time for the last of them to be fetched
+        return [[] for _ in records]
+
+    def make(settings, pool):
+        return Processor(service="test", group_id="smi-kernel-prefetch", topics=[source],
+                         handler=slow_first_batch, pool=pool, settings=settings, schema="intake")
+    later = [f"later{n}".encode() for n in range(5)]
+    pool = await db.create_pool(settings.database_url)
+    try:
+        async with running(_serve(pool, make), settings):
+            await bus.send(source, b"first", key=b"k")
+            await bus.flush()
+            for _ in range(200):
+                if batches:
+                    break
+                await asyncio.sleep(0.1)
+            for value in later:  # one produce request each, while the first batch is applied
+                await bus.send(source, value, key=b"k")
+                await bus.flush()
+                await asyncio.sleep(0.05)
+            sent.set()
+            for _ in range(200):
+                if sum(map(len, batches)) == 6:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await pool.close()
+    assert batches == [[b"first"], later]
