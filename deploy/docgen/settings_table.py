@@ -34,7 +34,7 @@ MEANINGS = {
     "topic_mode": "`shared` topics, or `per-party` responses and alerts (smi.responses.<EUI>, smi.alerts.<EUI>)",
     "parties_file": "the party registry loaded at preparation",
     "party_cache_seconds": "how long a service trusts its cached copy of the registry",
-    "batch_max_records": "records per consumer batch (one database and one Kafka transaction)",
+    "batch_max_records": "records per consumer batch (one database and one Kafka transaction); as many are read ahead while a batch is applied",
     "fetch_max_wait_ms": "broker-side wait for a fetch",
     "retry_backoff_ms": "transactional producer's wait before a retry; the broker answers \"concurrent "
                         "transactions\" while the previous commit's markers are written, so back-to-back "
