@@ -32,7 +32,7 @@ class _Consumer:
         return fetched
 
 
-async def _held_after(prefetch: Prefetch, fetches: int, consumer: _Consumer) -> None:
+async def _asked(consumer: _Consumer, fetches: int) -> None:
     while len(consumer.asked) < fetches:
         await asyncio.sleep(0.01)
 
@@ -42,7 +42,7 @@ async def test_fetches_are_gathered_in_order_within_each_partition():
     prefetch = Prefetch(consumer, limit=100)
     prefetch.start()
     try:
-        await _held_after(prefetch, 4, consumer)
+        await _asked(consumer, 4)
         assert await prefetch.arrival(0.1)
         batch = prefetch.take()
     finally:
@@ -56,11 +56,11 @@ async def test_fetching_waits_while_the_limit_is_held_and_goes_on_once_taken():
     prefetch = Prefetch(consumer, limit=2)
     prefetch.start()
     try:
-        await _held_after(prefetch, 1, consumer)
+        await _asked(consumer, 1)
         await asyncio.sleep(0.1)
         assert consumer.asked == [2], "full: no fetch"
         assert [r.offset for r in prefetch.take()[P0]] == [0, 1]
-        await _held_after(prefetch, 2, consumer)
+        await _asked(consumer, 2)
         assert await prefetch.arrival(1.0)
         assert [r.offset for r in prefetch.take()[P0]] == [2]
         assert not await prefetch.arrival(0.05)
@@ -73,7 +73,7 @@ async def test_records_dropped_are_not_taken():
     prefetch = Prefetch(consumer, limit=10)
     prefetch.start()
     try:
-        await _held_after(prefetch, 2, consumer)
+        await _asked(consumer, 2)
         prefetch.drop()
         assert not await prefetch.arrival(0.05)
         assert prefetch.take() == {}

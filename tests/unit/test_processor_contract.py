@@ -6,7 +6,7 @@ from aiokafka.errors import IllegalStateError
 from aiokafka.structs import ConsumerRecord
 
 from shared.kafka import Output
-from shared.processor import HandlerContractError, Processor
+from shared.processor import HandlerContractError, Processor, _Rebalance
 from shared.settings import Settings
 from tests.bench.echo import NoDatabase
 
@@ -78,3 +78,12 @@ async def test_quiet_offsets_of_partitions_no_longer_assigned_are_dropped_not_pu
     recorder.commit = not_assigned
     assert await processor._publish([], {TopicPartition("in", 0): 5}) is None
     assert recorder.commits == [], "another consumer owns the partition now: its offsets are its own"
+
+
+async def test_records_read_ahead_are_dropped_when_partitions_are_revoked():
+    """After a rebalance the consumer fetches again from the committed offsets: records read
+    ahead and kept would be applied a second time."""
+    processor = _processor(None)
+    processor._prefetch._held, processor._prefetch._count = {TopicPartition("in", 0): [_record(3)]}, 1
+    await _Rebalance(processor).on_partitions_revoked({TopicPartition("in", 0)})
+    assert processor._prefetch.take() == {}
