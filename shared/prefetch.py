@@ -21,7 +21,6 @@ class Prefetch:
     def __init__(self, consumer: AIOKafkaConsumer, limit: int) -> None:
         self._consumer, self._limit = consumer, limit
         self._held: Batch = {}
-        self._count = 0
         self._arrived, self._room = asyncio.Event(), asyncio.Event()
         self._room.set()
         self._task: asyncio.Task | None = None
@@ -37,10 +36,9 @@ class Prefetch:
     async def _fetch(self) -> None:
         while True:
             await self._room.wait()
-            fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._limit - self._count)
+            fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._limit - self._count())
             for tp, records in fetched.items():
                 self._held.setdefault(tp, []).extend(records)
-                self._count += len(records)
             self._update()
 
     async def arrival(self, timeout: float) -> bool:
@@ -57,7 +55,7 @@ class Prefetch:
 
     def take(self) -> Batch:
         """Every record held."""
-        batch, self._held, self._count = self._held, {}, 0
+        batch, self._held = self._held, {}
         self._update()
         return batch
 
@@ -66,6 +64,10 @@ class Prefetch:
         committed offsets."""
         self.take()
 
+    def _count(self) -> int:
+        return sum(map(len, self._held.values()))
+
     def _update(self) -> None:
-        (self._arrived.set if self._count else self._arrived.clear)()
-        (self._room.set if self._count < self._limit else self._room.clear)()
+        count = self._count()
+        (self._arrived.set if count else self._arrived.clear)()
+        (self._room.set if count < self._limit else self._room.clear)()

@@ -84,6 +84,6 @@ async def test_records_read_ahead_are_dropped_when_partitions_are_revoked():
     """After a rebalance the consumer fetches again from the committed offsets: records read
     ahead and kept would be applied a second time."""
     processor = _processor(None)
-    processor._prefetch._held, processor._prefetch._count = {TopicPartition("in", 0): [_record(3)]}, 1
+    processor._prefetch._held = {TopicPartition("in", 0): [_record(3)]}
     await _Rebalance(processor).on_partitions_revoked({TopicPartition("in", 0)})
     assert processor._prefetch.take() == {}
