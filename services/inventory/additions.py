@@ -1,5 +1,6 @@
-"""Devices entering the SMI, set-based: a run of consecutive additions (SR 12.2, CSP
-deliveries, SMETS1 enrolments) is checked with one look-up and written with one COPY per table."""
+"""Devices entering the SMI, set-based: a run of additions (SR 12.2, CSP deliveries, SMETS1
+enrolments), waiting in the batch's working set until it is needed, is checked with one look-up
+and written with one COPY, its history with the working set's."""
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ class Addition:
     handler: Callable[..., Awaitable[list[Output]]]
 
 
-def _device_ids(message: Message) -> list[str]:
+def device_ids(message: Message) -> list[str]:
     if isinstance(message, CommsHubDelivered):
         return [message.chf_id, message.gpf_id]
     if isinstance(message, EnrolSMETS1Device):
@@ -39,11 +40,12 @@ def _device_ids(message: Message) -> list[str]:
 
 
 async def apply(inv: Context, conn: asyncpg.Connection, run: list[Addition],
-                outputs: list[list[Output]]) -> None:
-    """Apply the run (in order) and empty it."""
+                outputs: list[list[Output]]) -> list[History]:
+    """Apply the run (in order) and empty it; return the history rows of the devices added, for
+    the caller to write."""
     if not run:
-        return
-    existing = await store.existing_ids(conn, [i for a in run for i in _device_ids(a.message)])
+        return []
+    existing = await store.existing_ids(conn, [i for a in run for i in device_ids(a.message)])
     new: list[Device] = []
     history: list[History] = []
     for a in run:
@@ -54,8 +56,8 @@ async def apply(inv: Context, conn: asyncpg.Connection, run: list[Addition],
             outputs[a.index] = [kafka.dead_letter(inv.settings, a.record, str(error), SERVICE)]
     if new:
         await store.insert(conn, new)
-        await store.append_history(conn, history)
     run.clear()
+    return history
 
 
 async def hub_delivered(inv: Context, record: ConsumerRecord, event: CommsHubDelivered,

@@ -4,7 +4,8 @@ A message handled before (its RequestID or command ID is recorded, in the same t
 its effect) changes nothing and emits nothing again. Each row of the table says how its handler
 runs, and so how it meets the batch's working set (the devices the batch reads and changes,
 written set-wise at the end, see `working_set`):
-- ADDS: a run of consecutive additions is applied together, set-based (`additions`);
+- ADDS: the batch's additions wait in the working set and are applied together, set-based,
+  when a request needs them or the batch ends (`additions`);
 - ON_WORKING_SET: decided one at a time against the working set;
 - ALONE: changes the SMI itself, so the working set is written before it and read again after it;
 - BY_VARIANT: a Service Request; validated, then run as its variant's row says.
@@ -52,11 +53,11 @@ async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
         if found is not None:
             parsed.append((index, found, message_id(found.message)))
     seen = await store.handled(conn, [mid for *_, mid in parsed if mid])
-    ws = WorkingSet()
+    run: list[additions.Addition] = []
+    ws = WorkingSet(lambda: additions.apply(inv, conn, run, outputs))
     await ws.load(conn, {device_id for _, p, _ in parsed if isinstance(p.message, HandleServiceRequest)
                          and (device_id := sr.device_named(p.message))})
     new_ids: list[str] = []
-    run: list[additions.Addition] = []
     for index, p, mid in parsed:
         if mid is not None:
             if mid in seen:
@@ -73,14 +74,13 @@ async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
             row, message = routed
         if row.mode == Mode.ADDS:
             run.append(additions.Addition(index, p.record, message, row.handler))
+            ws.adding(additions.device_ids(message))
             continue
-        await additions.apply(inv, conn, run, outputs)
         try:
             outputs[index] = await _run(inv, conn, ws, row, p.record, message)
         except Unusable as error:
             metrics.COMMANDS.labels(type(message).__name__, "dead_letter").inc()
             outputs[index] = [kafka.dead_letter(inv.settings, p.record, str(error), SERVICE)]
-    await additions.apply(inv, conn, run, outputs)
     await ws.flush(conn)
     await store.mark_handled(conn, new_ids)
     return outputs

@@ -7,8 +7,13 @@ still decided one at a time, in order, against the latest state in this working 
 outcome is the one a request-at-a-time run would give. A read of the SMI outside the set (by
 MPxN) calls `flush` first; a change outside it (commands, deletions) runs inside
 `writing_directly`, which writes the set's changes before it and drops what it changed after it.
+
+Devices entering the SMI are changes of the set too: a run of additions (`additions`) waits in
+the set until something needs it applied (a read of one of its devices, a read outside the set,
+a change made another way, or the end of the batch), so that the additions of a batch interleaved
+with other requests are looked up and written together, and their history with the set's own.
 """
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -18,11 +23,17 @@ from services.inventory.domain import Device
 from services.inventory.store import History
 
 
+# Applies the additions waiting in the set and returns the history they make.
+ApplyAdditions = Callable[[], Awaitable[list[History]]]
+
+
 class WorkingSet:
-    def __init__(self) -> None:
+    def __init__(self, apply_additions: ApplyAdditions) -> None:
         self._devices: dict[str, Device] = {}
         self._changed: dict[str, Device] = {}
         self._history: list[History] = []
+        self._apply_additions = apply_additions
+        self._adding: set[str] = set()  # the devices of the additions waiting
 
     async def load(self, conn: asyncpg.Connection, ids: set[str]) -> None:
         """Read (and lock) the named devices and the devices linked to them."""
@@ -33,7 +44,17 @@ class WorkingSet:
         if missing := linked - self._devices.keys():
             self._devices.update(await store.devices(conn, sorted(missing)))
 
+    def adding(self, device_ids: Iterable[str]) -> None:
+        """An addition of these devices waits in the set, to be applied when it is needed."""
+        self._adding.update(device_ids)
+
+    async def _add(self) -> None:
+        self._adding.clear()
+        self._history += await self._apply_additions()
+
     async def device(self, conn: asyncpg.Connection, device_id: str) -> Device | None:
+        if device_id in self._adding:
+            await self._add()
         if device_id not in self._devices:  # not named up front, or not in the SMI
             found = await store.device(conn, device_id)
             if found is None:
@@ -47,7 +68,8 @@ class WorkingSet:
         self._history += history
 
     async def flush(self, conn: asyncpg.Connection) -> None:
-        """Write what the batch changed so far, in the order it happened."""
+        """Write what the batch changed so far, in the order it happened to each device."""
+        await self._add()
         if self._changed:
             await store.update(conn, list(self._changed.values()))
             self._changed.clear()

@@ -77,6 +77,43 @@ async def test_a_run_of_additions_in_one_batch_sees_its_own_devices(inventory):
     assert await inventory.status(METER) == "InstalledNotCommissioned"
 
 
+async def test_additions_between_changes_to_other_devices_are_written_together(inventory, monkeypatch):
+    other, third = device_id(4), device_id(5)
+    await inventory.h.given(inventory.request("12.2", build.prenotification(other)))
+    writes = []
+    for name in ("insert", "append_history"):
+        def counted(conn, rows, _name=name, _write=getattr(store, name)):
+            writes.append((_name, len(rows)))
+            return _write(conn, rows)
+        monkeypatch.setattr(store, name, counted)
+    when = await inventory.h.when(
+        inventory.request("12.2", build.prenotification(METER)),
+        inventory.request("8.4", {"DeviceID": other, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}),
+        inventory.request("12.2", build.prenotification(third)))
+    assert when.codes == ["I0", "I0", "I0"]
+    assert writes == [("insert", 2), ("append_history", 3)], "one look-up and one write per table per batch"
+
+
+async def test_a_change_or_a_read_of_a_device_added_earlier_in_the_batch_sees_it_added(inventory):
+    other = device_id(4)
+    await inventory.h.given(inventory.request("12.2", build.prenotification(other)))
+    when = await inventory.h.when(
+        inventory.request("12.2", build.prenotification(METER)),
+        inventory.request("8.4", {"DeviceID": other, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}),
+        inventory.request("8.4", {"DeviceID": METER, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}),
+        inventory.request("8.2", {"DeviceID": METER}),
+        inventory.request("12.2", build.prenotification(device_id(6))),
+        inventory.command(RemoveDevice(command_id="housekeeping:1", device_id=device_id(6),
+                                       pending_since=at("2024-01-01T00:00:00"), as_of=at("2025-02-01T00:00:00"),
+                                       policy_version="v1", reason="Pending 12 months")))
+    assert when.codes == ["I0", "I0", "I0", "I0", "I0"]
+    [read] = when.answers[3]["Body"]["ResponseMessage"]["DSPInventory"]["Device"]
+    assert (read["DeviceID"], read["DeviceStatus"]) == (METER, "InstalledNotCommissioned")
+    assert moves(when.events)[-1] == ("DeviceRemoved", device_id(6), "Pending", None)
+    assert [(r["from_status"], r["to_status"]) for r in await store.history(inventory.h.conn, METER)] == [
+        (None, "Pending"), ("Pending", "InstalledNotCommissioned")]
+
+
 async def test_8_2_read_inventory_answers_with_the_device(inventory):
     await inventory.h.given(inventory.request("12.2", build.prenotification(METER)))
     when = await inventory.h.when(inventory.request("8.2", {"DeviceID": METER}))
