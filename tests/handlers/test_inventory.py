@@ -91,7 +91,7 @@ async def test_additions_between_changes_to_other_devices_are_written_together(i
         inventory.request("8.4", {"DeviceID": other, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}),
         inventory.request("12.2", build.prenotification(third)))
     assert when.codes == ["I0", "I0", "I0"]
-    assert writes == [("insert", 2), ("append_history", 3)], "one look-up and one write per table per batch"
+    assert writes == [("insert", 2), ("append_history", 3)], "one write per table per batch"
 
 
 async def test_a_change_or_a_read_of_a_device_added_earlier_in_the_batch_sees_it_added(inventory):
