@@ -1,6 +1,7 @@
 """Devices entering the SMI, set-based: a run of additions (SR 12.2, CSP deliveries, SMETS1
-enrolments), waiting in the batch's working set until it is needed, is checked with one look-up
-and written with one COPY, its history with the working set's."""
+enrolments), waiting in the batch's working set until it is needed, is checked against what the
+set knows of the SMI (one look-up at most) and written with one COPY, its history with the
+working set's."""
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -40,12 +41,9 @@ def device_ids(message: Message) -> list[str]:
 
 
 async def apply(inv: Context, conn: asyncpg.Connection, run: list[Addition],
-                outputs: list[list[Output]]) -> list[History]:
-    """Apply the run (in order) and empty it; return the history rows of the devices added, for
-    the caller to write."""
-    if not run:
-        return []
-    existing = await store.existing_ids(conn, [i for a in run for i in device_ids(a.message)])
+                outputs: list[list[Output]], existing: set[str]) -> list[History]:
+    """Apply the run (in order) and empty it, `existing` holding those of its devices in the SMI
+    already; return the history rows of the devices added, for the caller to write."""
     new: list[Device] = []
     history: list[History] = []
     for a in run:

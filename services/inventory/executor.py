@@ -52,19 +52,16 @@ async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
             continue
         if found is not None:
             parsed.append((index, found, message_id(found.message)))
-    seen = await store.handled(conn, [mid for *_, mid in parsed if mid])
+    fresh = await store.mark_handled(conn, list(dict.fromkeys(mid for *_, mid in parsed if mid)))
     run: list[additions.Addition] = []
-    ws = WorkingSet(lambda: additions.apply(inv, conn, run, outputs))
-    await ws.load(conn, {device_id for _, p, _ in parsed if isinstance(p.message, HandleServiceRequest)
-                         and (device_id := sr.device_named(p.message))})
-    new_ids: list[str] = []
+    ws = WorkingSet(lambda existing: additions.apply(inv, conn, run, outputs, existing))
+    await ws.load(conn, {device_id for _, p, _ in parsed for device_id in _named(p)})
     for index, p, mid in parsed:
         if mid is not None:
-            if mid in seen:
+            if mid not in fresh:  # handled before, or earlier in this batch
                 metrics.DUPLICATES.inc()
                 continue
-            seen.add(mid)
-            new_ids.append(mid)
+            fresh.discard(mid)
         row, message = p.row, p.message
         if row.mode == Mode.BY_VARIANT:
             routed = row.handler(inv, p.record, message)
@@ -82,8 +79,14 @@ async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
             metrics.COMMANDS.labels(type(message).__name__, "dead_letter").inc()
             outputs[index] = [kafka.dead_letter(inv.settings, p.record, str(error), SERVICE)]
     await ws.flush(conn)
-    await store.mark_handled(conn, new_ids)
     return outputs
+
+
+def _named(p: Parsed) -> list[str]:
+    """The devices a message names before it is validated, to be looked up with the batch's."""
+    if isinstance(p.message, HandleServiceRequest):
+        return [device_id] if (device_id := sr.device_named(p.message)) else []
+    return additions.device_ids(p.message) if p.row.mode == Mode.ADDS else []
 
 
 def _run(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, row: Row, record: ConsumerRecord,

@@ -67,9 +67,9 @@ def validate(inv: Context, record: ConsumerRecord, command: HandleServiceRequest
 
 
 def device_named(command: HandleServiceRequest) -> str | None:
-    """The Device ID a request (other than 12.2) names, read before validation, to load it early."""
+    """The Device ID a request names, read before validation, to load it early."""
     spec = SERVICE_REQUESTS.get(command.variant)
-    if spec is None or command.variant == "12.2" or not isinstance(command.body.get(spec.element), dict):
+    if spec is None or not isinstance(command.body.get(spec.element), dict):
         return None
     device_id = command.body[spec.element].get("DeviceID")
     return canonical_eui(device_id) if is_eui(device_id) else None

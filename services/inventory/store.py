@@ -105,16 +105,13 @@ async def archived_history(conn: asyncpg.Connection, device_id: str) -> list[asy
         " where device_id = $1 order by seq", device_id)
 
 
-async def handled(conn: asyncpg.Connection, message_ids: list[str]) -> set[str]:
-    rows = await conn.fetch("select message_id from inventory.handled_messages"
-                            " where message_id = any($1::text[])", message_ids)
+async def mark_handled(conn: asyncpg.Connection, message_ids: list[str]) -> set[str]:
+    """Record these messages as handled; return those that were not handled before."""
+    if not message_ids:
+        return set()
+    rows = await conn.fetch("insert into inventory.handled_messages (message_id) select unnest($1::text[])"
+                            " on conflict do nothing returning message_id", message_ids)
     return {r["message_id"] for r in rows}
-
-
-async def mark_handled(conn: asyncpg.Connection, message_ids: list[str]) -> None:
-    if message_ids:
-        await conn.copy_records_to_table("handled_messages", schema_name="inventory",
-                                         columns=["message_id"], records=[(m,) for m in message_ids])
 
 
 # --- Reports ---

@@ -12,6 +12,8 @@ Devices entering the SMI are changes of the set too: a run of additions (`additi
 the set until something needs it applied (a read of one of its devices, a read outside the set,
 a change made another way, or the end of the batch), so that the additions of a batch interleaved
 with other requests are looked up and written together, and their history with the set's own.
+The set remembers the devices it looked for and did not find, so that an addition of a device
+named up front needs no look-up of its own.
 """
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -23,13 +25,15 @@ from services.inventory.domain import Device
 from services.inventory.store import History
 
 
-# Applies the additions waiting in the set and returns the history they make.
-ApplyAdditions = Callable[[], Awaitable[list[History]]]
+# Applies the additions waiting in the set, given which of their devices are in the SMI already,
+# and returns the history they make.
+ApplyAdditions = Callable[[set[str]], Awaitable[list[History]]]
 
 
 class WorkingSet:
     def __init__(self, apply_additions: ApplyAdditions) -> None:
         self._devices: dict[str, Device] = {}
+        self._absent: set[str] = set()  # looked for and not in the SMI
         self._changed: dict[str, Device] = {}
         self._history: list[History] = []
         self._apply_additions = apply_additions
@@ -37,30 +41,37 @@ class WorkingSet:
 
     async def load(self, conn: asyncpg.Connection, ids: set[str]) -> None:
         """Read (and lock) the named devices and the devices linked to them."""
-        wanted = ids - self._devices.keys()
-        if wanted:
-            self._devices.update(await store.devices(conn, sorted(wanted)))
+        await self._read(conn, ids - self._devices.keys())
         linked = {d.linked_device_id for d in self._devices.values() if d.linked_device_id}
-        if missing := linked - self._devices.keys():
-            self._devices.update(await store.devices(conn, sorted(missing)))
+        await self._read(conn, linked - self._devices.keys())
+
+    async def _read(self, conn: asyncpg.Connection, ids: set[str]) -> None:
+        if ids:
+            found = await store.devices(conn, sorted(ids))
+            self._devices.update(found)
+            self._absent |= ids - found.keys()
 
     def adding(self, device_ids: Iterable[str]) -> None:
         """An addition of these devices waits in the set, to be applied when it is needed."""
         self._adding.update(device_ids)
 
-    async def _add(self) -> None:
-        self._adding.clear()
-        self._history += await self._apply_additions()
+    async def _add(self, conn: asyncpg.Connection) -> None:
+        adding, self._adding = self._adding, set()
+        if adding:
+            self._history += await self._apply_additions(await self._existing(conn, adding))
+            self._absent -= adding  # perhaps added now
+
+    async def _existing(self, conn: asyncpg.Connection, ids: set[str]) -> set[str]:
+        """Which of these devices are in the SMI: known where the set looked for them, else asked."""
+        unknown = ids - self._devices.keys() - self._absent
+        return (ids & self._devices.keys()) | (await store.existing_ids(conn, sorted(unknown)) if unknown else set())
 
     async def device(self, conn: asyncpg.Connection, device_id: str) -> Device | None:
         if device_id in self._adding:
-            await self._add()
-        if device_id not in self._devices:  # not named up front, or not in the SMI
-            found = await store.device(conn, device_id)
-            if found is None:
-                return None
-            self._devices[device_id] = found
-        return self._devices[device_id]
+            await self._add(conn)
+        if device_id not in self._devices and device_id not in self._absent:  # not named up front
+            await self._read(conn, {device_id})
+        return self._devices.get(device_id)
 
     def change(self, devices: list[Device], history: list[History]) -> None:
         for device in devices:
@@ -69,7 +80,7 @@ class WorkingSet:
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         """Write what the batch changed so far, in the order it happened to each device."""
-        await self._add()
+        await self._add(conn)
         if self._changed:
             await store.update(conn, list(self._changed.values()))
             self._changed.clear()
@@ -86,5 +97,7 @@ class WorkingSet:
         yield
         if device_ids is None:
             self._devices.clear()
+            self._absent.clear()
         for device_id in device_ids or ():
             self._devices.pop(device_id, None)
+            self._absent.discard(device_id)

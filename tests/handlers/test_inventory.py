@@ -94,6 +94,50 @@ async def test_additions_between_changes_to_other_devices_are_written_together(i
     assert writes == [("insert", 2), ("append_history", 3)], "one write per table per batch"
 
 
+async def test_additions_named_up_front_are_looked_up_with_the_batch_s_devices(inventory, monkeypatch):
+    other = device_id(4)
+    await inventory.h.given(inventory.request("12.2", build.prenotification(other)))
+    reads = []
+    for name in ("devices", "existing_ids"):
+        def counted(conn, ids, *args, _name=name, _read=getattr(store, name)):
+            reads.append((_name, sorted(ids)))
+            return _read(conn, ids, *args)
+        monkeypatch.setattr(store, name, counted)
+    when = await inventory.h.when(
+        inventory.request("12.2", build.prenotification(METER)),
+        inventory.request("8.4", {"DeviceID": other, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}),
+        inventory.hub_delivered(),
+        inventory.request("12.2", build.prenotification(other)))
+    assert when.codes == ["I0", "I0", "E120201"]
+    assert moves(when.events) == [("DeviceAdded", METER, None, "Pending"),
+                                  ("DeviceStatusChanged", other, "Pending", "InstalledNotCommissioned"),
+                                  ("DeviceAdded", CHF, None, "Pending"), ("DeviceAdded", GPF, None, "Pending")]
+    assert reads == [("devices", sorted([METER, other, CHF, GPF]))], "one look-up per batch"
+
+
+async def test_a_message_handled_before_or_earlier_in_the_batch_changes_nothing(inventory):
+    add, change = (inventory.request("12.2", build.prenotification(METER)),
+                   inventory.request("8.4", {"DeviceID": METER, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}))
+    first = await inventory.h.when(add, add, change, change)
+    assert [len(outputs) for outputs in first.per_record] == [2, 0, 2, 0]
+    again = await inventory.h.when(change, add)
+    assert again.per_record == [[], []]
+    assert [(r["from_status"], r["to_status"]) for r in await store.history(inventory.h.conn, METER)] == [
+        (None, "Pending"), ("Pending", "InstalledNotCommissioned")]
+
+
+async def test_a_device_added_in_the_batch_is_in_the_smi_for_the_batch_s_later_additions(inventory):
+    when = await inventory.h.when(
+        inventory.request("12.2", build.prenotification(METER)),
+        inventory.request("8.2", {"DeviceID": METER}),
+        inventory.request("12.2", build.prenotification(METER)),
+        inventory.request("8.4", {"DeviceID": METER, "DeleteDevice": True}),
+        inventory.request("12.2", build.prenotification(METER)))
+    assert when.codes == ["I0", "I0", "E120201", "I0", "I0"]
+    assert moves(when.events) == [("DeviceAdded", METER, None, "Pending"), ("DeviceDeleted", METER, "Pending", None),
+                                  ("DeviceAdded", METER, None, "Pending")]
+
+
 async def test_a_change_or_a_read_of_a_device_added_earlier_in_the_batch_sees_it_added(inventory):
     other = device_id(4)
     await inventory.h.given(inventory.request("12.2", build.prenotification(other)))
