@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     parties_file: Path = REPO_ROOT / "deploy" / "parties.yaml"
     party_cache_seconds: float = 5.0
     batch_max_records: int = 500
-    fetch_max_wait_ms: int = 10
+    fetch_max_wait_ms: int = 100  # the broker answers as soon as a record is there (docs/design.md)
     retry_backoff_ms: int = 10  # paid on back-to-back transactions (see docs/operations.md)
     transactional_producers: int = Field(default=2, ge=1)  # per consumer, taking turns (docs/design.md)
     # Inventory's device gauges count the whole SMI (in slices, on one core), so not too often.
