@@ -83,7 +83,7 @@ async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
 
 
 def _named(p: Parsed) -> list[str]:
-    """The devices a message names before it is validated, to be looked up with the batch's."""
+    """The devices a message names, looked up with the batch's others before any is handled."""
     if isinstance(p.message, HandleServiceRequest):
         return [device_id] if (device_id := sr.device_named(p.message)) else []
     return additions.device_ids(p.message) if p.row.mode == Mode.ADDS else []

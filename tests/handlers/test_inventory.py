@@ -116,8 +116,8 @@ async def test_additions_named_up_front_are_looked_up_with_the_batch_s_devices(i
 
 
 async def test_a_message_handled_before_or_earlier_in_the_batch_changes_nothing(inventory):
-    add, change = (inventory.request("12.2", build.prenotification(METER)),
-                   inventory.request("8.4", {"DeviceID": METER, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"}))
+    add = inventory.request("12.2", build.prenotification(METER))
+    change = inventory.request("8.4", {"DeviceID": METER, "UpdateDeviceStatusExceptCH": "InstalledNotCommissioned"})
     first = await inventory.h.when(add, add, change, change)
     assert [len(outputs) for outputs in first.per_record] == [2, 0, 2, 0]
     again = await inventory.h.when(change, add)
