@@ -5,6 +5,8 @@ import asyncio
 import logging
 from functools import partial
 
+import asyncpg
+
 from services.intake.handlers import Intake, handle_requests, handle_responses
 from services.intake.reads import InventoryReads
 from shared import db
@@ -15,6 +17,9 @@ from shared.service import run_processors
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+# Responses are kept for replays and for reads behind a change, which nobody waits on: the
+# broker gathers them for up to a fetch wait, so they come in fewer, larger batches.
+RESPONSES_FETCH_MIN_BYTES = 1024 * 1024
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
@@ -25,17 +30,23 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["intake"])
         intake = Intake(settings, PartyRegistry(pool, settings.party_cache_seconds), reads=reads)
-        common = dict(service="intake", pool=pool, settings=settings, schema="intake")
-        processors = [
-            Processor(group_id="smi-intake", topics=[settings.topics.requests],
-                      handler=partial(handle_requests, intake), **common),
-            Processor(group_id="smi-intake-responses", topics=[settings.topics.responses],
-                      pattern=response_topics_pattern(settings),
-                      handler=partial(handle_responses, intake), save_empty=False, **common),
-        ]
         log.info("intake consuming %s", settings.topics.requests)
-        await run_processors(processors, stop)
+        await run_processors(intake_processors(intake, pool), stop)
     finally:
         if reads is not None:
             await reads.close()
         await pool.close()
+
+
+def intake_processors(intake: Intake, pool: asyncpg.Pool) -> list[Processor]:
+    """The requests taken in, and the responses kept for replays."""
+    settings = intake.settings
+    common = dict(service="intake", pool=pool, settings=settings, schema="intake")
+    return [
+        Processor(group_id="smi-intake", topics=[settings.topics.requests],
+                  handler=partial(handle_requests, intake), **common),
+        Processor(group_id="smi-intake-responses", topics=[settings.topics.responses],
+                  pattern=response_topics_pattern(settings),
+                  handler=partial(handle_responses, intake), save_empty=False,
+                  fetch_min_bytes=RESPONSES_FETCH_MIN_BYTES, **common),
+    ]

@@ -279,3 +279,40 @@ async def test_records_arriving_while_a_batch_is_applied_all_come_in_the_next_ba
     finally:
         await pool.close()
     assert batches == [[b"first"], later]
+
+
+async def test_a_consumer_that_gathers_takes_a_stream_in_few_batches(settings, bus):
+    """With `fetch_min_bytes` above what arrives, the broker holds each fetch for the whole fetch
+    wait: a stream comes in a batch per wait, not in a batch per record."""
+    source, batches = settings.topics.csp_events, []
+
+    async def note(conn, records):
+        batches.append(len(records))
+        return [[] for _ in records]
+
+    def make(settings, pool):
+        return Processor(service="test", group_id="smi-kernel-gather", topics=[source], handler=note,
+                         pool=pool, settings=settings, schema="intake", save_empty=False,
+                         fetch_min_bytes=1024 * 1024)
+
+    async def handled(count: int) -> None:
+        for _ in range(200):
+            if sum(batches) == count:
+                return
+            await asyncio.sleep(0.05)
+    pool = await db.create_pool(settings.database_url)
+    try:
+        async with running(_serve(pool, make), settings):
+            await bus.send(source, b"first", key=b"k")
+            await handled(1)  # assigned and fetching
+            began = asyncio.get_running_loop().time()
+            for n in range(40):  # one produce request each
+                await bus.send(source, b"gathered%d" % n, key=b"k")
+                await bus.flush()
+            spread = asyncio.get_running_loop().time() - began
+            await handled(41)
+    finally:
+        await pool.close()
+    assert sum(batches) == 41
+    waits = spread / (settings.fetch_max_wait_ms / 1000)
+    assert len(batches) - 1 <= waits + 2, f"{len(batches) - 1} batches over {spread:.2f} s: {waits:.1f} fetch waits"
