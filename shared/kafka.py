@@ -78,13 +78,15 @@ def consumer(settings: Settings, group_id: str, *topics: str, **options) -> AIOK
     return AIOKafkaConsumer(
         *topics,
         **client_options(settings),
-        **{"group_id": group_id,
-           "enable_auto_commit": False,
-           "auto_offset_reset": "earliest",
-           "isolation_level": "read_committed",
-           "max_poll_records": settings.batch_max_records,
-           "fetch_max_wait_ms": settings.fetch_max_wait_ms,
-           **options},
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_records=settings.batch_max_records,
+        # aiokafka keeps one fetch in flight per broker: a long broker-side wait on idle
+        # partitions would hold back records that arrive meanwhile on the others.
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        **options,
     )
 
 
