@@ -103,6 +103,13 @@ def test_up_twice_leaves_running_processes_alone(lifecycle, started):
     assert f"export DATABASE_URL={lifecycle.database_url}" in cli(lifecycle, "env")
 
 
+def test_the_broker_runs_with_kafkas_own_collector_settings_and_logs_its_pauses(lifecycle, started):
+    arguments = set(Path(f"/proc/{started['kafka']}/cmdline").read_text().split("\0"))
+    assert {"-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+            "-XX:+ExplicitGCInvokesConcurrent"} <= arguments
+    assert "Using G1" in (lifecycle.kafka_nodes[0].logs / "gc.log").read_text()
+
+
 async def test_down_stops_exactly_its_processes_and_keeps_data(lifecycle, started):
     others = {pid for pid in stack.status(REPO_ROOT / ".stack-test").values() if pid}
     conn = await asyncpg.connect(lifecycle.database_url)
