@@ -7,7 +7,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from deploy.local import kafka
+from deploy.local import kafka, stack
 from deploy.local.layout import Layout
 from tests.bench import bench_e2e
 from tests.bench.bench_intake import routed_rate
@@ -44,7 +44,9 @@ async def _measure(bootstrap: str, database_url: str, scale: float, replicas: in
 
 
 def _three_brokers() -> Layout:
-    # Kafka only: the bench's PostgreSQL serves both runs, so that only Kafka differs.
+    # Kafka only: the bench's PostgreSQL serves both runs, so that only Kafka differs. Afresh, as
+    # the bench's own broker is: nothing left from earlier runs weighs on one side only.
+    stack.clean(ROOT / ".stack-bench-replicated")
     layout = Layout(ROOT / ".stack-bench-replicated", KAFKA_PORT, KAFKA_PORT + 6, brokers=3)
     layout.record()
     kafka.start(layout)

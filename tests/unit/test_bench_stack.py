@@ -1,0 +1,23 @@
+"""The bench measures on a stack of its own started afresh, or on what the environment names."""
+from deploy.local import stack
+from tests.bench import __main__ as bench
+
+
+def test_the_bench_wipes_its_own_stack_before_starting_it(monkeypatch):
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    steps = []
+    monkeypatch.setattr(stack, "clean", lambda folder: steps.append(("wiped", folder)))
+    monkeypatch.setattr(stack, "ensure_infrastructure",
+                        lambda folder, *ports: steps.append(("started", folder)) or ("broker", "database"))
+
+    assert bench.infrastructure() == ("broker", "database")
+    assert steps == [("wiped", bench.STACK), ("started", bench.STACK)]
+
+
+def test_a_broker_and_database_named_by_the_environment_are_left_as_they_are(monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://elsewhere/smi")
+    monkeypatch.setattr(stack, "clean", lambda folder: (_ for _ in ()).throw(AssertionError("wiped")))
+
+    assert bench.infrastructure() == ("127.0.0.1:1", "postgresql://elsewhere/smi")
