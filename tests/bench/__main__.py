@@ -1,8 +1,8 @@
 """Run the benchmarks: `python -m tests.bench [--scale 0.1] [--only intake,returns]`.
 
-Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else a local stack of its own, wiped and
-started afresh by every run (`.stack-bench`, SMI_BENCH_KAFKA_PORT and SMI_BENCH_PG_PORT move it
-off its default ports). Merges the figures into bench-results.json and the table in docs/benchmarks.md:
+Uses KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set, else a local stack of its own, used as it
+is while it runs and wiped and started afresh when it does not (`.stack-bench`,
+SMI_BENCH_KAFKA_PORT and SMI_BENCH_PG_PORT move it off its default ports). Merges the figures into bench-results.json and the table in docs/benchmarks.md:
 the benches that ran replace their own rows, the others keep theirs.
 """
 import argparse
@@ -28,13 +28,15 @@ console = Console()
 
 
 def infrastructure() -> tuple[str, str]:
-    """The broker and database the environment names, else the bench's own stack started afresh:
-    a broker still holding the groups and transactional ids of earlier runs measured slower."""
+    """The broker and database the environment names, else the bench's own stack: used as it is
+    while it runs (runs in a row meet a warm broker), started afresh when it does not (a broker
+    still holding the groups and transactional ids of days of earlier runs measured slower)."""
     bootstrap, database = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("DATABASE_URL")
     if bootstrap and database:
         return bootstrap, database
     from deploy.local import stack
-    stack.clean(STACK)
+    if not any(stack.status(STACK).values()):
+        stack.clean(STACK)
     return stack.ensure_infrastructure(STACK, int(os.environ.get("SMI_BENCH_KAFKA_PORT") or 29492),
                                        int(os.environ.get("SMI_BENCH_PG_PORT") or 25832))
 

@@ -1,4 +1,4 @@
-"""The bench measures on a stack of its own started afresh, or on what the environment names."""
+"""The bench measures on a stack of its own, started afresh, or on what the environment names."""
 from deploy.local import stack
 from tests.bench import __main__ as bench
 
@@ -6,6 +6,7 @@ from tests.bench import __main__ as bench
 def test_the_bench_wipes_its_own_stack_before_starting_it(monkeypatch):
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(stack, "status", lambda folder: {"kafka": None, "postgres": None})
     steps = []
     monkeypatch.setattr(stack, "clean", lambda folder: steps.append(("wiped", folder)))
     monkeypatch.setattr(stack, "ensure_infrastructure",
@@ -13,6 +14,16 @@ def test_the_bench_wipes_its_own_stack_before_starting_it(monkeypatch):
 
     assert bench.infrastructure() == ("broker", "database")
     assert steps == [("wiped", bench.STACK), ("started", bench.STACK)]
+
+
+def test_the_bench_uses_its_own_stack_as_it_is_while_it_runs(monkeypatch):
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setattr(stack, "status", lambda folder: {"kafka": 4242, "postgres": 4343})
+    monkeypatch.setattr(stack, "clean", lambda folder: (_ for _ in ()).throw(AssertionError("wiped")))
+    monkeypatch.setattr(stack, "ensure_infrastructure", lambda folder, *ports: ("broker", "database"))
+
+    assert bench.infrastructure() == ("broker", "database")
 
 
 def test_a_broker_and_database_named_by_the_environment_are_left_as_they_are(monkeypatch):
