@@ -15,7 +15,7 @@ from tests.bench.openloop import percentile
 from tests.bench.workload import load_topic, mixed_requests
 from tests.support import drop_database, isolated_settings, start_process
 
-ROOT = Path(__file__).resolve().parents[2]
+STACK = Path(__file__).resolve().parents[2] / ".stack-bench-replicated"
 # Node n of the three listens on this port + 2(n-1), its controller on the port after.
 KAFKA_PORT = int(os.environ.get("SMI_BENCH_REPLICATED_KAFKA_PORT") or 29592)
 
@@ -46,8 +46,8 @@ async def _measure(bootstrap: str, database_url: str, scale: float, replicas: in
 def _three_brokers() -> Layout:
     # Kafka only: the bench's PostgreSQL serves both runs, so that only Kafka differs. Afresh, as
     # the bench's own broker is: nothing left from earlier runs weighs on one side only.
-    stack.clean(ROOT / ".stack-bench-replicated")
-    layout = Layout(ROOT / ".stack-bench-replicated", KAFKA_PORT, KAFKA_PORT + 6, brokers=3)
+    stack.clean(STACK)
+    layout = Layout(STACK, KAFKA_PORT, KAFKA_PORT + 6, brokers=3)
     layout.record()
     kafka.start(layout)
     return layout
