@@ -1,4 +1,6 @@
 """The bench measures on a stack of its own, started afresh, or on what the environment names."""
+import asyncio
+
 from deploy.local import stack
 from tests.bench import __main__ as bench
 
@@ -16,7 +18,7 @@ def test_the_bench_wipes_its_own_stack_before_starting_it(monkeypatch):
     monkeypatch.setattr(stack, "ensure_infrastructure",
                         lambda folder, *ports: steps.append(("started", folder)) or ("broker", "database"))
 
-    assert bench.infrastructure() == ("broker", "database")
+    assert bench.infrastructure() == ("broker", "database", True)
     assert steps == [("wiped", bench.STACK), ("started", bench.STACK)]
 
 
@@ -27,7 +29,7 @@ def test_the_bench_uses_its_own_stack_as_it_is_while_it_runs(monkeypatch):
     monkeypatch.setattr(stack, "clean", _never_wipe)
     monkeypatch.setattr(stack, "ensure_infrastructure", lambda folder, *ports: ("broker", "database"))
 
-    assert bench.infrastructure() == ("broker", "database")
+    assert bench.infrastructure() == ("broker", "database", False)
 
 
 def test_a_broker_and_database_named_by_the_environment_are_left_as_they_are(monkeypatch):
@@ -35,4 +37,31 @@ def test_a_broker_and_database_named_by_the_environment_are_left_as_they_are(mon
     monkeypatch.setenv("DATABASE_URL", "postgresql://elsewhere/smi")
     monkeypatch.setattr(stack, "clean", _never_wipe)
 
-    assert bench.infrastructure() == ("127.0.0.1:1", "postgresql://elsewhere/smi")
+    assert bench.infrastructure() == ("127.0.0.1:1", "postgresql://elsewhere/smi", False)
+
+
+def _benches_run_after(started: bool, monkeypatch) -> list[str]:
+    steps = []
+    monkeypatch.setattr(bench, "infrastructure", lambda: ("broker", "database", started))
+
+    async def warm_up(bootstrap, database):
+        steps.append("warm-up")
+
+    class Bench:
+        @staticmethod
+        async def main(bootstrap, database, scale):
+            steps.append("signing")
+            return []
+
+    monkeypatch.setattr(bench, "warm_up", warm_up)
+    monkeypatch.setattr(bench.importlib, "import_module", lambda name: Bench)
+    asyncio.run(bench.run(["signing"], 1.0))
+    return steps
+
+
+def test_a_stack_just_started_is_warmed_before_the_first_bench(monkeypatch):
+    assert _benches_run_after(True, monkeypatch) == ["warm-up", "signing"]
+
+
+def test_a_running_stack_is_measured_as_it_is(monkeypatch):
+    assert _benches_run_after(False, monkeypatch) == ["signing"]
