@@ -25,9 +25,7 @@ STACK = ROOT / ".stack-bench"
 BENCHES = ["signing", "intake", "inventory", "housekeeping", "returns", "ssi", "e2e", "replication"]
 COLUMNS = ("bench", "name", "value", "unit", "target", "met", "ceiling", "note")
 console = Console()
-
-
-WARM_UP_S = 90
+WARM_UP_S = 90  # the mix carried, uncounted, by a stack just started
 
 
 def infrastructure() -> tuple[str, str, bool]:
@@ -47,9 +45,8 @@ def infrastructure() -> tuple[str, str, bool]:
 
 
 async def warm_up(bootstrap: str, database: str) -> None:
-    """A broker just started compiles itself under its first minute of load (its compiler threads
-    took 20 s of CPU in the first 40 s of the end-to-end mix, then 6, 2 and 1 s), and the first
-    bench to meet it measured that: the mix runs uncounted until the compiler is mostly done."""
+    """A broker just started compiles itself under its first minute of load, and the first bench
+    to meet it measured that (docs/benchmarks.md, "A broker that kept every earlier run")."""
     from tests.bench import bench_e2e
     console.rule(f"[bold]warm-up: the end-to-end mix for {WARM_UP_S} s on a broker just started")
     await bench_e2e.offer_mix(bootstrap, database, 0, WARM_UP_S, 20_000)

@@ -1,5 +1,7 @@
 """The bench measures on a stack of its own, started afresh, or on what the environment names."""
 import asyncio
+import sys
+import types
 
 from deploy.local import stack
 from tests.bench import __main__ as bench
@@ -47,14 +49,12 @@ def _benches_run_after(started: bool, monkeypatch) -> list[str]:
     async def warm_up(bootstrap, database):
         steps.append("warm-up")
 
-    class Bench:
-        @staticmethod
-        async def main(bootstrap, database, scale):
-            steps.append("signing")
-            return []
+    async def main(bootstrap, database, scale):
+        steps.append("signing")
+        return []
 
     monkeypatch.setattr(bench, "warm_up", warm_up)
-    monkeypatch.setattr(bench.importlib, "import_module", lambda name: Bench)
+    monkeypatch.setitem(sys.modules, "tests.bench.bench_signing", types.SimpleNamespace(main=main))
     asyncio.run(bench.run(["signing"], 1.0))
     return steps
 
