@@ -4,6 +4,7 @@ from functools import lru_cache
 from prometheus_client import Counter
 
 from shared.duis.catalogue import SERVICE_REQUESTS
+from shared.metrics import STAGE_SECONDS
 
 REQUESTS = Counter("smi_intake_requests_total", "Service Requests taken in, by variant and outcome",
                    ["variant", "outcome"])
@@ -13,6 +14,8 @@ READS_ROUTED = Counter("smi_intake_reads_routed_total",
                        "Read Inventory requests by Device ID that intake routed to inventory instead of "
                        "answering them itself: behind_change (a change to the device was still on its "
                        "way) or no_answer (inventory's read API did not answer in time)", ["reason"])
+# Beside the stages of intake's batches, within their database stage.
+INVENTORY_READ_SECONDS = STAGE_SECONDS.labels("intake", "inventory_read")
 
 
 def _requests(variant: str, result: str):

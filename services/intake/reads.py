@@ -9,9 +9,12 @@ and a read inventory does not answer in time are routed as before.
 """
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 import aiohttp
 import orjson
+
+from services.intake import metrics
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,13 @@ class InventoryReads:
 
     async def read(self, device_ids: list[str]) -> dict[str, Read] | None:
         """What 8.2 answers for each device, in one call; None when inventory did not answer."""
+        began = time.perf_counter()
+        try:
+            return await self._read(device_ids)
+        finally:
+            metrics.INVENTORY_READ_SECONDS.observe(time.perf_counter() - began)
+
+    async def _read(self, device_ids: list[str]) -> dict[str, Read] | None:
         try:
             async with self.http.post(f"{self.url}/read-inventory",
                                       data=orjson.dumps({"DeviceID": device_ids}),

@@ -69,6 +69,11 @@ def _routed(reason: str) -> float:
     return REGISTRY.get_sample_value("smi_intake_reads_routed_total", {"reason": reason}) or 0.0
 
 
+def _reads_timed() -> float:
+    return REGISTRY.get_sample_value("smi_stage_duration_seconds_count",
+                                     {"service": "intake", "stage": "inventory_read"}) or 0.0
+
+
 @pytest.fixture
 async def inventory_api(handler_settings, conn):
     server = TestServer(api.build(_OneConnection(conn), lambda: None))
@@ -89,8 +94,10 @@ def chain(handler_settings, conn, inventory_api):
 async def test_a_read_of_a_device_with_no_change_on_its_way_is_answered_as_inventory_answers_it(chain):
     await chain.completed_by_inventory(chain.routed(await chain.intake.given(
         chain.request("12.2", build.prenotification(METER)))))
+    timed = _reads_timed()
     answered_here = await chain.intake.when(chain.request("8.2", {"DeviceID": METER}))
     assert answered_here.codes == ["I0"] and chain.routed(answered_here) == []
+    assert _reads_timed() == timed + 1, "the call to inventory's read API is timed"
     [device] = answered_here.answers[0]["Body"]["ResponseMessage"]["DSPInventory"]["Device"]
     assert (device["DeviceID"], device["DeviceStatus"]) == (METER, "Pending")
 
@@ -136,7 +143,7 @@ async def test_a_read_by_mpxn_is_routed(chain):
 
 async def test_a_read_inventory_does_not_answer_is_routed(handler_settings, conn):
     silent = InventoryReads("http://127.0.0.1:9", 1.0)  # the discard port: nothing listens
-    before = _routed("no_answer")
+    before, timed = _routed("no_answer"), _reads_timed()
     try:
         chain = Chain(handler_settings, conn, silent)
         when = await chain.intake.when(chain.request("8.2", {"DeviceID": METER}))
@@ -144,3 +151,4 @@ async def test_a_read_inventory_does_not_answer_is_routed(handler_settings, conn
         await silent.close()
     assert when.codes == [] and len(chain.routed(when)) == 1
     assert _routed("no_answer") == before + 1
+    assert _reads_timed() == timed + 1, "a call that found no answer is timed too"
