@@ -45,6 +45,10 @@ DASHBOARDS = [
         ], "s"),
         Panel("Rejections by response code", [("sum by (code) (smi_intake_rejections_total)", "{{code}}")],
               kind="bargauge"),
+        Panel("Reads and changes routed instead of completed in intake's hop, by reason", [
+            (f"sum by (reason) (rate(smi_intake_reads_routed_total[{RATE}]))", "read {{reason}}"),
+            (f"sum by (reason) (rate(smi_intake_changes_routed_total[{RATE}]))", "change {{reason}}"),
+        ], "reqps", description="no_answer: inventory's API failed or was too slow; busy: a bulk load's batches"),
         Panel("Requests completed by inventory, by code",
               [("sum by (variant, code) (smi_inventory_requests_total)", "{{variant}} {{code}}")], kind="bargauge"),
         Panel("Bulk returns answered, by overall code",

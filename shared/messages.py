@@ -123,6 +123,10 @@ DeviceEventType = Literal[
 ]
 
 
+# A RemovalRefused's reason for a device the SMI no longer holds: whoever tracks it may forget it.
+GONE_FROM_SMI = "no longer in the SMI"
+
+
 class DeviceEvent(Message):
     """A change to one device, carrying the device's state after it (event-carried state):
     a consumer can keep its own view from these events alone."""

@@ -21,7 +21,7 @@ STAGE_SECONDS = Histogram(
     "smi_stage_duration_seconds", "Where a batch's time goes: fetch_wait (waiting for records fetched), "
     "database (its transaction), queued (behind the previous batch's commit), kafka_send, "
     "kafka_offsets, kafka_commit (the phases of its Kafka transaction), plain_commit; intake's "
-    "inventory_read (its call to inventory's read API, part of its database stage)",
+    "inventory_read and inventory_apply (its calls to inventory's API, part of its database stage)",
     ["service", "stage"],
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )

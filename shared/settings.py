@@ -48,10 +48,15 @@ class Settings(BaseSettings):
     metrics_port: int = 9101
     http_port: int = 0  # the service's JSON API (0: none); the local stack sets one per service
     max_request_bytes: int = 1_000_000
-    # Inventory's read API: intake answers Read Inventory by Device ID from it when no change to
-    # the device is on its way (docs/design.md). Empty: every 8.2 goes through inventory's topic.
+    # Inventory's API: intake answers Read Inventory by Device ID from it when no change to the
+    # device is on its way (docs/design.md). Empty: every request goes through inventory's topic.
     inventory_url: str = ""
     inventory_read_timeout_seconds: float = Field(default=0.25, gt=0)  # then the read is routed
+    # Intake applies a change through the same API when nothing about its device is on its way
+    # through inventory's topic and its batch holds at most this many changes (0: never).
+    inventory_apply_max_changes: int = Field(default=100, ge=0)
+    inventory_apply_timeout_seconds: float = Field(default=1.0, gt=0)  # then the change is routed
+    applied_outputs_days: float = Field(default=7.0, gt=0)  # how long inventory keeps them
     signature_mode: Literal["off", "required"] = "off"
     # The DCC's XML signing key (PKCS#8, PEM or DER) and its certificate: every XML response and
     # alert is signed with them. The defaults are DCC Boxed's DSP test key: never in production.

@@ -22,10 +22,18 @@ MEANINGS = {
     "metrics_port": "Prometheus /metrics and readiness /ready port (0: none)",
     "http_port": "the service's HTTP JSON API port (0: none)",
     "max_request_bytes": "larger requests are rejected (E17)",
-    "inventory_url": "inventory's read API, which intake answers Read Inventory by Device ID from when no "
-                     "change to the device is on its way (empty: every 8.2 goes through inventory's topic)",
-    "inventory_read_timeout_seconds": "how long intake waits for inventory's read API before it routes "
-                                      "the reads of a batch instead",
+    "inventory_url": "inventory's API, which intake answers Read Inventory by Device ID from, and applies "
+                     "changes through, when nothing about the device is on its way through inventory's topic "
+                     "(empty: every request for inventory goes through its topic)",
+    "inventory_read_timeout_seconds": "how long intake waits for inventory's API to answer reads before it "
+                                      "routes the reads of a batch instead",
+    "inventory_apply_max_changes": "intake applies a batch's changes through inventory's API only when it holds "
+                                   "at most this many (0: never); a larger batch is routed whole, so that "
+                                   "under load intake and inventory work side by side",
+    "inventory_apply_timeout_seconds": "how long intake waits for inventory's API to apply a batch's changes "
+                                       "before it routes them instead (safe either way: see docs/design.md)",
+    "applied_outputs_days": "how long inventory keeps what each change applied through its API produced, "
+                            "for a call made again or the same change met on its topic",
     "signature_mode": "`off` (development) or `required` (production: unsigned or bad signature rejected)",
     "dcc_signing_key": "the DCC's XML signing key (ECDSA P-256, PKCS#8 in PEM or DER): every XML response and "
                        "alert is signed with it. The default is public test material: set your own in production",

@@ -10,7 +10,7 @@ from datetime import UTC
 from pydantic import ValidationError
 
 from services.housekeeping.domain import TrackedDevice, from_micros, to_micros
-from shared.messages import DeviceEvent
+from shared.messages import GONE_FROM_SMI, DeviceEvent
 
 
 def tracked(event: DeviceEvent) -> TrackedDevice | None:
@@ -55,8 +55,10 @@ def parse_event(partition: int, value: bytes | None) -> tuple[bytes, bytes | Non
     except ValidationError as error:
         raise ValueError(str(error)) from None
     if event.type == "RemovalRefused":
-        # A refusal changes nothing; for a device removed already it even carries the status
-        # the device had when archived, which would bring it back into the table.
-        return None
+        # A refusal changes no device; for a device removed already it even carries the status
+        # the device had when archived, which would bring it back into the table. Such a device
+        # is forgotten instead: its removal's event may have come before an older change's
+        # (docs/design.md, "Read Inventory and changes in one hop").
+        return (event.device_id.encode(), None) if event.reason == GONE_FROM_SMI else None
     device = tracked(event)
     return event.device_id.encode(), pack(partition, device) if device else None

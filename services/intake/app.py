@@ -8,7 +8,7 @@ from functools import partial
 import asyncpg
 
 from services.intake.handlers import Intake, handle_requests, handle_responses
-from services.intake.reads import InventoryReads
+from services.intake.inventory_api import InventoryApi
 from shared import db
 from shared.parties import PartyRegistry
 from shared.processor import Processor
@@ -24,17 +24,17 @@ RESPONSES_FETCH_MIN_BYTES = 1024 * 1024
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     pool = await db.create_pool(settings.database_url)
-    reads = InventoryReads(settings.inventory_url, settings.inventory_read_timeout_seconds) \
-        if settings.inventory_url else None
+    inventory = InventoryApi(settings.inventory_url, settings.inventory_read_timeout_seconds,
+                             settings.inventory_apply_timeout_seconds) if settings.inventory_url else None
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, ["intake"])
-        intake = Intake(settings, PartyRegistry(pool, settings.party_cache_seconds), reads=reads)
+        intake = Intake(settings, PartyRegistry(pool, settings.party_cache_seconds), inventory=inventory)
         log.info("intake consuming %s", settings.topics.requests)
         await run_processors(intake_processors(intake, pool), stop)
     finally:
-        if reads is not None:
-            await reads.close()
+        if inventory is not None:
+            await inventory.close()
         await pool.close()
 
 

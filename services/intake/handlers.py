@@ -3,7 +3,8 @@
 Rejections before the originator is known (envelope, RequestID) are answered but not recorded,
 so that nobody can spend another party's RequestID. From then on every RequestID is recorded
 with its outcome; a replay gets the recorded response again and causes nothing else. Read
-Inventory by Device ID may be answered here (`reads`).
+Inventory by Device ID may be answered here, and a change applied here, from inventory's API
+(`inventory_api`).
 """
 from dataclasses import dataclass, replace
 
@@ -12,7 +13,7 @@ from aiokafka.structs import ConsumerRecord
 
 from services.intake import domain, metrics, store
 from services.intake.domain import Accepted, Refused
-from services.intake.reads import InventoryReads, Read
+from services.intake.inventory_api import InventoryApi, Read
 from services.intake.signatures import check_signature
 from shared import kafka, logs
 from shared.dispatch import owner_table
@@ -20,7 +21,7 @@ from shared.duis import codec
 from shared.instants import record_time
 from shared.kafka import Output
 from shared.messages import HandleServiceRequest, ReplyTo
-from shared.responses import answer_variant, response
+from shared.responses import answer_variant, response, response_topic
 from shared.service import Context
 from shared.settings import Topics
 
@@ -29,19 +30,22 @@ SERVICE = "intake"
 
 @dataclass
 class Intake(Context):
-    """What intake's handlers work with: inventory's read API too, where one is configured."""
-    reads: InventoryReads | None = None
+    """What intake's handlers work with: inventory's API too, where one is configured."""
+    inventory: InventoryApi | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Taken:
     """A request whose originator is known: recorded, then answered or routed. `reads` is the
-    device of a Read Inventory that intake may answer itself, `reply` where that answer goes."""
+    device of a Read Inventory that intake may answer itself, `reply` where that answer goes;
+    `record` that of a change inventory's API may apply (`apply`: chosen to be)."""
     index: int
     row: store.NewRequest
-    output: Output
+    outputs: list[Output]
     reads: str | None = None
     reply: ReplyTo | None = None
+    record: ConsumerRecord | None = None
+    apply: bool = False
 
 
 async def handle_requests(intake: Intake, conn: asyncpg.Connection,
@@ -55,8 +59,13 @@ async def handle_requests(intake: Intake, conn: asyncpg.Connection,
             taken.append(result)
         else:
             outputs[index] = [result]
-    await _answer_reads(intake, conn, [t for t in taken if t.reads or t.row.subject])
-    await _record(conn, taken, outputs)
+    if intake.inventory is not None:
+        await _answer_here(intake, conn, [t for t in taken if t.reads or t.row.subject])
+    new, replays = await _record(conn, taken)
+    await _apply_changes(intake, conn, [t for t in new if t.row.subject])
+    for item in new:
+        outputs[item.index] = item.outputs
+    await _answer_replays(conn, replays, outputs)
     return outputs
 
 
@@ -97,43 +106,56 @@ async def _check(intake: Intake, record: ConsumerRecord, document: codec.Documen
         accepted = domain.evaluate(document, request_id, party)
     except Refused as refusal:
         output = _answer(intake, document, reply, refusal, variant)
-        return _Taken(0, _row(request_id, variant, document, record, "rejected", output), output)
+        return _Taken(0, _row(request_id, variant, document, record, "rejected", output), [output])
     output = _route(intake, accepted, reply, record)
     row = _row(request_id, accepted.spec.variant, document, record, "routed", None)
     if (device := _readable(intake, accepted)) is not None:
-        return _Taken(0, row, output, reads=device, reply=reply)
+        return _Taken(0, row, [output], reads=device, reply=reply)
+    if accepted.spec.owner == "inventory" and accepted.spec.variant != READ_INVENTORY:
+        # A change, keyed by what it changes; counted once applied or routed.
+        return _Taken(0, replace(row, subject=output.key.decode()), [output], reply=reply, record=record)
     metrics.outcome(accepted.spec.variant, "routed")
-    if accepted.spec.owner == "inventory":  # a change, keyed by what it changes
-        row = replace(row, subject=output.key.decode())
-    return _Taken(0, row, output)
+    return _Taken(0, row, [output])
 
 
 def _readable(intake: Intake, accepted: Accepted) -> str | None:
-    """The device of a Read Inventory by Device ID, when inventory's read API is configured."""
-    if intake.reads is None or accepted.spec.variant != READ_INVENTORY:
+    """The device of a Read Inventory by Device ID, when inventory's API is configured."""
+    if intake.inventory is None or accepted.spec.variant != READ_INVENTORY:
         return None
     return accepted.body.DeviceID
 
 
-async def _answer_reads(intake: Intake, conn: asyncpg.Connection, taken: list[_Taken]) -> None:
-    """Answer each read of a device that no change routed before it (in this batch or earlier,
-    still unanswered) is about; route the others, and those inventory does not answer."""
-    behind: list[_Taken] = []
-    free: list[_Taken] = []
+async def _answer_here(intake: Intake, conn: asyncpg.Connection, taken: list[_Taken]) -> None:
+    """Choose, in the batch's order, what inventory's API completes: a read of a device that
+    nothing on its way to inventory's topic (routed in this batch or earlier, unanswered) is about
+    and no change earlier in this batch touched, and a change of a device nothing on its way is
+    about. Answer those reads now; the changes are applied once recorded (`_apply_changes`)."""
+    subjects = [item.reads or item.row.subject for item in taken]
+    room = sum(item.reads is None for item in taken) <= intake.settings.inventory_apply_max_changes
+    asked = {subject for item, subject in zip(taken, subjects) if room or item.reads is not None}
+    on_topic = await store.unanswered_subjects(conn, sorted(asked))  # a bulk load's batch asks nothing
     changed_here: set[str] = set()
-    for item in taken:
-        if item.reads is None:
-            changed_here.add(item.row.subject)
+    free: list[_Taken] = []
+    for item, subject in zip(taken, subjects):
+        if item.reads is not None:
+            if subject in on_topic or subject in changed_here:
+                metrics.read_routed("behind_change", 1)
+                on_topic.add(subject)  # what comes after it waits behind it too
+            else:
+                free.append(item)
+            continue
+        changed_here.add(subject)
+        if subject in on_topic or not room:
+            metrics.change_routed("behind" if room else "busy", 1)
+            on_topic.add(subject)
         else:
-            (behind if item.reads in changed_here else free).append(item)
-    unanswered = await store.unanswered_subjects(conn, [item.reads for item in free])
-    behind += [item for item in free if item.reads in unanswered]
-    free = [item for item in free if item.reads not in unanswered]
-    if behind:
-        metrics.read_routed("behind_change", len(behind))
-    reads = await intake.reads.read(sorted({item.reads for item in free})) if free else {}
+            item.apply = True
+    reads = await intake.inventory.read(sorted({item.reads for item in free})) if free else {}
     if reads is None:
         metrics.read_routed("no_answer", len(free))
+        routed = {item.reads for item in free}
+        for item in taken:  # a change after a read routed now must not overtake it
+            item.apply = item.apply and item.row.subject not in routed
     else:
         for item in free:
             _answer_read(intake, item, reads[item.reads])
@@ -142,11 +164,31 @@ async def _answer_reads(intake: Intake, conn: asyncpg.Connection, taken: list[_T
             metrics.outcome(item.row.variant, item.row.outcome)
 
 
+async def _apply_changes(intake: Intake, conn: asyncpg.Connection, changes: list[_Taken]) -> None:
+    """Apply the changes chosen to be through inventory's API; route the others, and all of them
+    when inventory does not answer. Each is answered by what inventory produced for it (the
+    response, the device events), published in this hop's Kafka transaction."""
+    chosen = [item for item in changes if item.apply]
+    produced = await intake.inventory.apply([(item.record, item.outputs[0]) for item in chosen]) if chosen else []
+    if produced is None:
+        metrics.change_routed("no_answer", len(chosen))
+        produced = []
+    answered = []
+    for item, outputs in zip(chosen, produced):
+        response = next((o for o in outputs if o.topic == response_topic(intake.settings, item.reply.originator)), None)
+        if response is not None:  # else inventory had taken it from its topic: the command is harmless
+            item.outputs, item.row = outputs, replace(item.row, outcome="answered")
+            answered.append((item.row.request_id, response.value, response.topic))
+    await store.answered(conn, answered)
+    for item in changes:
+        metrics.outcome(item.row.variant, "applied" if item.row.outcome == "answered" else "routed")
+
+
 def _answer_read(intake: Intake, item: _Taken, read: Read) -> None:
-    item.output = response(intake.settings, item.reply, read.code, intake.clock(),
-                           payload=read.payload, reason=read.reason)
-    item.row = replace(item.row, outcome="answered", response=item.output.value,
-                       response_topic=item.output.topic)
+    answer = response(intake.settings, item.reply, read.code, intake.clock(), payload=read.payload,
+                      reason=read.reason)
+    item.outputs = [answer]
+    item.row = replace(item.row, outcome="answered", response=answer.value, response_topic=answer.topic)
 
 
 def _answer(intake: Intake, document: codec.Document, reply: ReplyTo | None,
@@ -212,16 +254,19 @@ def _row(request_id: domain.RequestId, variant: str, document: codec.Document,
     )
 
 
-async def _record(conn: asyncpg.Connection, taken: list[_Taken], outputs: list[list[Output]]) -> None:
-    """Record the new RequestIDs; answer the replays (in this batch or of earlier ones)."""
+async def _record(conn: asyncpg.Connection, taken: list[_Taken]) -> tuple[list[_Taken], list[_Taken]]:
+    """Record the new RequestIDs; return the requests first to bring theirs, and the replays (of
+    requests in this batch or of earlier ones)."""
     first: dict[str, _Taken] = {}
     for item in taken:
         first.setdefault(item.row.request_id, item)
     new = await store.insert_new(conn, [t.row for t in first.values()])
     replays = [t for t in taken if t.row.request_id not in new or first[t.row.request_id] is not t]
-    for item in taken:
-        if item not in replays:
-            outputs[item.index] = [item.output]
+    return [t for t in taken if t not in replays], replays
+
+
+async def _answer_replays(conn: asyncpg.Connection, replays: list[_Taken], outputs: list[list[Output]]) -> None:
+    """A replay gets the response recorded, or waits for it."""
     if not replays:
         return
     # Registering a wait and finding no response must be one step: the response consumer may

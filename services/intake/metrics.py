@@ -13,9 +13,19 @@ REJECTIONS = Counter("smi_intake_rejections_total", "Requests rejected by intake
 READS_ROUTED = Counter("smi_intake_reads_routed_total",
                        "Read Inventory requests by Device ID that intake routed to inventory instead of "
                        "answering them itself: behind_change (a change to the device was still on its "
-                       "way) or no_answer (inventory's read API did not answer in time)", ["reason"])
+                       "way) or no_answer (inventory's API did not answer in time)", ["reason"])
+CHANGES_ROUTED = Counter("smi_intake_changes_routed_total",
+                         "Changes inventory could have applied in intake's hop that intake routed to its topic "
+                         "instead: behind (a request about the device was on its way there), busy (the batch "
+                         "held more changes than SMI_INVENTORY_APPLY_MAX_CHANGES) or no_answer (inventory's "
+                         "API did not answer in time)", ["reason"])
+for _reason in ("behind_change", "no_answer"):  # exported from the start, at 0, for dashboards and alerts
+    READS_ROUTED.labels(_reason)
+for _reason in ("behind", "busy", "no_answer"):
+    CHANGES_ROUTED.labels(_reason)
 # Beside the stages of intake's batches, within their database stage.
 INVENTORY_READ_SECONDS = STAGE_SECONDS.labels("intake", "inventory_read")
+INVENTORY_APPLY_SECONDS = STAGE_SECONDS.labels("intake", "inventory_apply")
 
 
 def _requests(variant: str, result: str):
@@ -44,3 +54,7 @@ def rejected(variant: str, code: str) -> None:
 
 def read_routed(reason: str, count: int) -> None:
     READS_ROUTED.labels(reason).inc(count)
+
+
+def change_routed(reason: str, count: int) -> None:
+    CHANGES_ROUTED.labels(reason).inc(count)

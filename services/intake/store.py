@@ -15,7 +15,7 @@ class NewRequest:
     outcome: str
     response: bytes | None
     response_topic: str | None
-    subject: str | None = None  # what a change routed to inventory is about (`reads`)
+    subject: str | None = None  # what a change for inventory is about (`inventory_api`)
 
 
 async def insert_new(conn: asyncpg.Connection, requests: list[NewRequest]) -> set[str]:
@@ -35,6 +35,16 @@ async def insert_new(conn: asyncpg.Connection, requests: list[NewRequest]) -> se
              r.response_topic, r.subject) for r in requests))],
     )
     return {row["request_id"] for row in rows}
+
+
+async def answered(conn: asyncpg.Connection, responses: list[tuple[str, bytes, str]]) -> None:
+    """Requests recorded as routed that inventory's API completed after all: their responses,
+    from (RequestID, response, topic)."""
+    if responses:
+        await conn.execute(
+            """update intake.requests r set outcome = 'answered', response = a.response, response_topic = a.topic
+               from unnest($1::text[], $2::bytea[], $3::text[]) as a(id, response, topic)
+               where r.request_id = a.id""", *[list(column) for column in zip(*responses)])
 
 
 async def unanswered_subjects(conn: asyncpg.Connection, subjects: list[str]) -> set[str]:

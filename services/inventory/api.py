@@ -1,5 +1,6 @@
-"""Inventory's JSON API over HTTP: what Read Inventory answers, by Device ID or MPxN, and the
-reports. Read-only; every change to the SMI comes through the command topics."""
+"""Inventory's JSON API over HTTP: what Read Inventory answers, by Device ID or MPxN, the
+reports, and the Service Requests intake applies in its own hop (`applied`). Every other change
+to the SMI comes through the command topics."""
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -8,7 +9,8 @@ import orjson
 from aiohttp import web
 from dateutil.relativedelta import relativedelta
 
-from services.inventory import domain, reports, store
+from services.inventory import applied, domain, reports, store
+from shared import applying
 from shared.eui import InvalidEUI, canonical_eui
 from shared.instants import parse_instant
 
@@ -45,7 +47,8 @@ def _read_answer(device: domain.Device | None, device_id: str) -> dict:
     return {"code": "I0", "payload": domain.read_inventory_payload([device])}
 
 
-def build(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> web.Application:
+def build(pool: asyncpg.Pool, clock: Callable[[], datetime],
+          applier: applied.Applier | None = None) -> web.Application:
     routes = web.RouteTableDef()
 
     @routes.get("/health")
@@ -76,6 +79,17 @@ def build(pool: asyncpg.Pool, clock: Callable[[], datetime]) -> web.Application:
         async with pool.acquire() as conn:
             found = await store.devices(conn, device_ids, lock=False)
         return _json({device_id: _read_answer(found.get(device_id), device_id) for device_id in device_ids})
+
+    # Service Requests intake applies in its own hop: what each produced, for intake to publish.
+    @routes.post("/service-requests")
+    async def apply_requests(request: web.Request) -> web.Response:
+        if applier is None:
+            return _error(404, "E42", "this instance applies no Service Requests through its API")
+        try:
+            produced = await applier.apply(await request.read())
+        except ValueError as error:
+            return _error(400, "E13", str(error))
+        return web.Response(body=applying.encode_outputs(produced), content_type="application/json")
 
     @routes.get("/devices")
     async def at_mpxn(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ from services.inventory import domain, metrics, store
 from services.inventory import transitions as t
 from services.inventory.context import event_id, publish
 from shared.kafka import Output
-from shared.messages import HubResult, HubsReturned, RemoveDevice, ReturnHubs
+from shared.messages import GONE_FROM_SMI, HubResult, HubsReturned, RemoveDevice, ReturnHubs
 from shared.outcomes import Unusable
 from shared.service import Context
 
@@ -23,7 +23,7 @@ async def on_remove_device(inv: Context, conn: asyncpg.Connection, record: Consu
         gone = await store.last_archived(conn, command.device_id)
         if gone is None:
             raise Unusable(f"{command.device_id} was never in the SMI")
-        refusal = "no longer in the SMI"
+        refusal = GONE_FROM_SMI
         metrics.COMMANDS.labels("RemoveDevice", "refused").inc()
         return [publish(inv, domain.event("RemovalRefused", gone, command.as_of, "RemoveDevice",
                                           event_id(record, gone.device_id),

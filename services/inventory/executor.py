@@ -1,7 +1,8 @@
 """The executor of inventory's handler table: a batch of records, in order, to their outputs.
 
 A message handled before (its RequestID or command ID is recorded, in the same transaction as
-its effect) changes nothing and emits nothing again. Each row of the table says how its handler
+its effect) changes nothing and emits nothing again, unless it was a Service Request applied
+through the API, whose kept outputs it emits (`applied`). Each row of the table says how its handler
 runs, and so how it meets the batch's working set (the devices the batch reads and changes,
 written set-wise at the end, see `working_set`):
 - ADDS: the batch's additions wait in the working set and are applied together, set-based,
@@ -56,10 +57,12 @@ async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
     run: list[additions.Addition] = []
     ws = WorkingSet(lambda existing: additions.apply(inv, conn, run, outputs, existing))
     await ws.load(conn, {device_id for _, p, _ in parsed for device_id in _named(p)})
+    handled_before: dict[str, int] = {}
     for index, p, mid in parsed:
         if mid is not None:
             if mid not in fresh:  # handled before, or earlier in this batch
                 metrics.DUPLICATES.inc()
+                handled_before.setdefault(mid, index)
                 continue
             fresh.discard(mid)
         row, message = p.row, p.message
@@ -79,7 +82,18 @@ async def handle(inv: Context, handlers: HandlerTable, conn: asyncpg.Connection,
             metrics.COMMANDS.labels(type(message).__name__, "dead_letter").inc()
             outputs[index] = [kafka.dead_letter(inv.settings, p.record, str(error), SERVICE)]
     await ws.flush(conn)
+    await _outputs_kept(conn, handled_before, outputs)
     return outputs
+
+
+async def _outputs_kept(conn: asyncpg.Connection, handled_before: dict[str, int],
+                        outputs: list[list[Output]]) -> None:
+    """A request handled before through the API (`applied`) publishes what it produced then,
+    once: its caller may have given up on the call and routed it here."""
+    requests = [mid for mid in handled_before if mid.startswith("request:")]
+    if requests:
+        for mid, kept in (await store.applied_outputs(conn, requests)).items():
+            outputs[handled_before[mid]] = kept
 
 
 def _named(p: Parsed) -> list[str]:
@@ -104,9 +118,13 @@ async def _alone(inv: Context, conn: asyncpg.Connection, ws: WorkingSet, row: Ro
 
 def message_id(message: BaseModel) -> str | None:
     if isinstance(message, HandleServiceRequest):
-        try:
-            return f"request:{canonical_request_id(message.reply.request_id)}"
-        except ValueError:
-            return f"request:{message.reply.request_id}"
+        return request_message_id(message.reply.request_id)
     command_id = getattr(message, "command_id", None)
     return f"command:{type(message).__name__}:{command_id}" if command_id else None
+
+
+def request_message_id(request_id: str) -> str:
+    try:
+        return f"request:{canonical_request_id(request_id)}"
+    except ValueError:
+        return f"request:{request_id}"

@@ -43,9 +43,12 @@ def route_request(inv: Context, record: ConsumerRecord,
 
 def table(settings: Settings) -> HandlerTable:
     topics = settings.topics
+    request = Row(HandleServiceRequest, route_request, Mode.BY_VARIANT)
     return HandlerTable(SERVICE, {
+        # Applied through the API (`applied`), each named by its place on the requests topic.
+        topics.requests: {"HandleServiceRequest": request},
         topics.inventory_commands: {
-            "HandleServiceRequest": Row(HandleServiceRequest, route_request, Mode.BY_VARIANT),
+            "HandleServiceRequest": request,
             "RemoveDevice": Row(RemoveDevice, commands.on_remove_device, Mode.ALONE),
             "ReturnHubs": Row(ReturnHubs, commands.on_return_hubs, Mode.ALONE),
             "EnrolSMETS1Device": Row(EnrolSMETS1Device, additions.smets1_enrolled, Mode.ADDS),

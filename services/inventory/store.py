@@ -9,6 +9,7 @@ import asyncpg
 import orjson
 
 from services.inventory.domain import Device
+from shared.kafka import Output
 
 COLUMNS = [f.name for f in dataclasses.fields(Device)]
 _ROW = attrgetter(*COLUMNS)  # a device as a row, without dataclasses.astuple's deep copies
@@ -112,6 +113,37 @@ async def mark_handled(conn: asyncpg.Connection, message_ids: list[str]) -> set[
     rows = await conn.fetch("insert into inventory.handled_messages (message_id) select unnest($1::text[])"
                             " on conflict do nothing returning message_id", message_ids)
     return {r["message_id"] for r in rows}
+
+
+async def keep_applied(conn: asyncpg.Connection, applied: list[tuple[str, list[Output]]]) -> None:
+    """Keep what each message applied through the API produced (kept already: left as it is)."""
+    rows = [(mid, seq, o.topic, o.key, o.value, orjson.dumps(o.headers).decode())
+            for mid, outputs in applied for seq, o in enumerate(outputs)]
+    if rows:
+        await conn.execute(
+            """insert into inventory.applied_outputs (message_id, seq, out_topic, out_key, out_value, out_headers)
+               select * from unnest($1::text[], $2::int[], $3::text[], $4::bytea[], $5::bytea[], $6::jsonb[])
+               on conflict do nothing""", *[list(column) for column in zip(*rows)])
+
+
+async def applied_outputs(conn: asyncpg.Connection, message_ids: list[str]) -> dict[str, list[Output]]:
+    """What these messages produced when they were applied through the API, if they were."""
+    rows = await conn.fetch("select message_id, out_topic, out_key, out_value, out_headers"
+                            " from inventory.applied_outputs where message_id = any($1::text[])"
+                            " order by message_id, seq", message_ids)
+    kept: dict[str, list[Output]] = {}
+    for r in rows:
+        headers = tuple(tuple(h) for h in orjson.loads(r["out_headers"]))
+        kept.setdefault(r["message_id"], []).append(Output(r["out_topic"], r["out_value"], r["out_key"], headers))
+    return kept
+
+
+async def prune_applied(conn: asyncpg.Connection, before: datetime, limit: int) -> int:
+    """Delete up to `limit` kept outputs applied before `before`; return how many went."""
+    status = await conn.execute(
+        """delete from inventory.applied_outputs where ctid = any(array(
+               select ctid from inventory.applied_outputs where applied_at < $1 limit $2))""", before, limit)
+    return int(status.split()[-1])
 
 
 # --- Reports ---

@@ -21,7 +21,7 @@ from pathlib import Path
 from shared.duis import codec
 from tests.bench.openloop import LatencyBook, offer, percentile
 from tests.bench.plot import latency_png
-from tests.bench.workload import (Record, free_port, load_topic, read_arrivals, reads_answered_by_intake,
+from tests.bench.workload import (Record, free_port, load_topic, read_arrivals, answered_by_intake,
                                   service_mix, smi_population, stop_processes, wait_idle)
 from tests.support import REPO_ROOT, drop_database, isolated_settings, service_env, start_process
 
@@ -41,7 +41,7 @@ class Run:
     population: int
     settled: float        # seconds the services took to go idle after the SMI was filled
     logs: Path
-    reads: tuple[int, int]  # Read Inventory requests intake answered itself, of all it took in
+    by_intake: dict[str, tuple[int, int]]  # the mix's reads and changes intake completed itself, of all
 
 
 async def offer_mix(bootstrap: str, database_url: str, warmup_s: float, measured_s: float,
@@ -61,12 +61,14 @@ async def offer_mix(bootstrap: str, database_url: str, warmup_s: float, measured
         processes = [start_process(name, settings, logs / f"{name}.log") for name in ("intake", "inventory")]
         await read_arrivals(bootstrap, [settings.topics.device_events], population, 600)
         settled = await wait_idle([p.pid for p in processes])
+        filled = await answered_by_intake(settings)  # the SMI's fill: batches over the limit, routed
         book = await offer(bootstrap, settings.topics.requests, plan, RATE, [settings.topics.responses], 30)
-        reads = await reads_answered_by_intake(settings)
+        after = await answered_by_intake(settings)
+        by_intake = {kind: (after[kind][0] - filled[kind][0], after[kind][1] - filled[kind][1]) for kind in after}
     finally:
         stop_processes(processes)
         await drop_database(settings, database_url)
-    return Run(book, plan, [r.request_id for r in plan], warmup_n, population, settled, logs, reads)
+    return Run(book, plan, [r.request_id for r in plan], warmup_n, population, settled, logs, by_intake)
 
 
 async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[dict]:
@@ -90,8 +92,9 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
 
     setting = (f"{len(measured)} requests over {measured_s:g} s after a {warmup_s:g} s warm-up; {MIX}; "
                f"{population} devices in the SMI, services settled for {settled:.0f} s first; "
-               f"{run.reads[0]} of the {run.reads[1]} reads answered by "
-               f"intake from inventory's read API (one Kafka transaction), the others by inventory (two)")
+               f"{run.by_intake['reads'][0]} of the {run.by_intake['reads'][1]} reads and "
+               f"{run.by_intake['changes'][0]} of the {run.by_intake['changes'][1]} changes completed by "
+               f"intake from inventory's API (one Kafka transaction), the others by inventory (two)")
     return [
         {"name": "e2e_latency_p50_at_500rps", "value": ms(0.5), "unit": "ms", "target": None,
          "note": f"due time on the schedule to the response read (read_committed); {setting}"},

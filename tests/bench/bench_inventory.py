@@ -19,7 +19,7 @@ from shared.duis.build import device_id
 from shared.duis.models import DevicePrenotification
 from tests.bench.openloop import offer, percentile
 from tests.bench.workload import (Record, cpu_seconds, free_port, load_topic, read_arrivals_when_quiet,
-                                  reads_answered_by_intake, rss_mb, stop_processes, wait_idle)
+                                  answered_by_intake, rss_mb, stop_processes, wait_idle)
 from tests.support import SUPPLIER, SUPPLIER_2, drop_database, isolated_settings, start_process
 
 PARTIES = (SUPPLIER, SUPPLIER_2)
@@ -167,7 +167,7 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
         try:
             http = await _http_latency(port, reads, 200, count)
             sr = await _sr_latency(settings, reads, 200, count)
-            by_intake, _ = await reads_answered_by_intake(settings)
+            by_intake, _ = (await answered_by_intake(settings))["reads"]
         finally:
             stop_processes(load.processes)
     finally:

@@ -15,7 +15,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.duis import build
 from shared.duis.build import device_id
+from shared.duis.catalogue import SERVICE_REQUESTS
 
+INVENTORY_VARIANTS = sorted(v for v, spec in SERVICE_REQUESTS.items() if spec.owner == "inventory")
 SUPPLIERS = ["90-B3-D5-1F-30-01-00-00", "90-B3-D5-1F-30-01-00-01"]
 
 
@@ -126,14 +128,17 @@ async def read_arrivals_when_quiet(bootstrap: str, topics: list[str], partitions
     return Arrivals(arrivals.first_ms, arrivals.last_ms, wall)
 
 
-async def reads_answered_by_intake(settings) -> tuple[int, int]:
-    """Of the Read Inventory requests intake took in, how many it answered itself (the rest
-    went on to inventory), and how many it took in."""
+async def answered_by_intake(settings) -> dict[str, tuple[int, int]]:
+    """Of the Read Inventory requests ("reads") and the other requests for inventory ("changes")
+    intake took in, how many it completed itself from inventory's API (the rest went on to
+    inventory's topic), and how many it took in."""
     conn = await asyncpg.connect(settings.database_url)
     try:
-        row = await conn.fetchrow("select count(*) filter (where outcome = 'answered') as answered,"
-                                  " count(*) as taken from intake.requests where variant = '8.2'")
-        return row["answered"], row["taken"]
+        rows = await conn.fetch("select variant = '8.2' as read, count(*) filter (where outcome = 'answered')"
+                                " as answered, count(*) as taken from intake.requests"
+                                " where variant = any($1::text[]) group by 1", INVENTORY_VARIANTS)
+        found = {("reads" if r["read"] else "changes"): (r["answered"], r["taken"]) for r in rows}
+        return {kind: found.get(kind, (0, 0)) for kind in ("reads", "changes")}
     finally:
         await conn.close()
 

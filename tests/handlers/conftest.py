@@ -13,6 +13,7 @@ import pytest
 from shared import db, parties
 from shared.settings import Settings
 from tests.conftest import LocalStack, unavailable
+from tests.handlers.chain import Chain, inventory_api
 
 
 async def _create(admin_url: str, settings: Settings) -> None:
@@ -72,3 +73,22 @@ async def conn(handler_settings: Settings):
     finally:
         await transaction.rollback()
         await connection.close()
+
+
+# Intake and inventory chained (`chain`), for the tests of what intake completes itself.
+@pytest.fixture
+async def inventory(handler_settings, conn):
+    """Inventory's API over the test's connection, as intake asks it."""
+    async with inventory_api(handler_settings, conn) as client:
+        yield client
+
+
+@pytest.fixture
+def chain(handler_settings, conn, inventory):
+    return Chain(handler_settings, conn, inventory)
+
+
+@pytest.fixture
+def routing(handler_settings, conn, inventory):
+    """Intake routing every change to inventory's topic, as when its batches hold too many."""
+    return Chain(handler_settings.model_copy(update={"inventory_apply_max_changes": 0}), conn, inventory)

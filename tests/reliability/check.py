@@ -30,6 +30,8 @@ class Counts:
     dead_duplicated_by: list[str] = field(default_factory=list)  # the services that did
     dead_missing: int = 0
     reads_by_intake: int = 0  # Read Inventory requests intake answered itself (the rest went on)
+    changes_by_intake: int = 0  # changes intake applied through inventory's API in its own hop
+    changes_kept: int = 0  # of those routed after a call: applied by the call, published from the topic
     strikes: int = 0
     struck: dict[str, int] = field(default_factory=dict)  # strikes by target, where there are several
     exits: list[str] = field(default_factory=list)
@@ -74,8 +76,12 @@ async def check(settings: Settings, expected: Expected, fault: str) -> Counts:
     try:
         smi = {r["device_id"]: r["status"] for r in await conn.fetch("select device_id, status from inventory.devices")}
         records = await conn.fetch("select device_id, status from returns.records")
-        counts.reads_by_intake = await conn.fetchval(
-            "select count(*) from intake.requests where outcome = 'answered'")
+        counts.reads_by_intake, counts.changes_by_intake = await conn.fetchrow(
+            "select count(*) filter (where variant = '8.2'), count(*) filter (where variant <> '8.2')"
+            " from intake.requests where outcome = 'answered'")
+        counts.changes_kept = await conn.fetchval(
+            "select count(distinct a.message_id) from inventory.applied_outputs a"
+            " join intake.requests r on a.message_id = 'request:' || r.request_id where r.outcome = 'routed'")
     finally:
         await conn.close()
     diffs = [d for d in smi.keys() | expected.smi.keys() if smi.get(d) != expected.smi.get(d)]

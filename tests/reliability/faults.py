@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -33,6 +34,9 @@ class Fault:
     runs_wait_for_catch_up: bool = True
     spread: float = SEND_SECONDS      # the load's inputs are spread over at least this long
     brokers: int = 1                  # of the stack the fault needs
+    # True: some change applied through inventory's API after intake gave up on the call and
+    # routed it must show in the round, or the path the fault is there for went untried.
+    expects_kept_changes: bool = False
 
     async def strike(self, platform: Platform, target: str, rng: random.Random) -> None:
         pass
@@ -125,6 +129,44 @@ async def _backlog(settings, count: int) -> None:
         await producer.flush()
     finally:
         await producer.stop()
+
+
+class StallInventory(Fault):
+    """Inventory's writes held up (a lock on the table every change of a request writes first) for
+    longer than intake waits for its API, then let go on, every 0.2 to 0.6 s and as the workload's
+    changes are about to be sent: intake routes the changes it was applying, and inventory's API
+    applies them after all as the lock goes, so that its topic path then meets them handled and
+    must publish what the call produced."""
+
+    def __init__(self) -> None:
+        super().__init__("inventory's writes stall", (0.2, 0.6), ("inventory",), expects_kept_changes=True)
+        self._held: list[asyncio.Task] = []
+
+    async def strike(self, platform, target, rng):
+        await (await self._hold(platform, rng.uniform(1.2, 3.0)))
+
+    async def before_phase(self, platform, phase):
+        if phase == "changes":  # its first inputs come at once, before a strike would
+            self._held.append(await self._hold(platform, 2.0))
+
+    async def heal(self, platform):
+        await asyncio.gather(*self._held)
+
+    @staticmethod
+    async def _hold(platform, seconds: float) -> asyncio.Task:
+        """Take the lock; return the task that lets it go after `seconds` (SMI_INVENTORY_APPLY_TIMEOUT_SECONDS is 1)."""
+        conn = await asyncpg.connect(platform.settings.database_url)
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute("lock table inventory.handled_messages in exclusive mode")
+
+        async def release() -> None:
+            try:
+                await asyncio.sleep(seconds)
+                await transaction.commit()
+            finally:
+                await conn.close()
+        return asyncio.create_task(release())
 
 
 class BrokerRestart(Fault):
@@ -249,6 +291,7 @@ async def _in_sync(bootstrap: str, timeout: float) -> None:
 FAULTS = {"none": lambda: Fault("none (baseline)", (1.0, 1.0), ()),
           "kill": KillServices, "rebalance": SecondInstance,
           "broker": BrokerRestart, "postgres": PostgresRestart, "housekeeping": HousekeepingRestarts,
+          "stall": StallInventory,
           "failover": Failover}
 
 

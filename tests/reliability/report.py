@@ -14,6 +14,7 @@ COLUMNS = [("fault", "fault"), ("sent", "sent"), ("answered", "answered"), ("dup
            ("rrr_missing", "RRR miss"), ("rrr_duplicated", "RRR dup"), ("n8_missing", "N8 miss"),
            ("n8_duplicated", "N8 dup"), ("dead_unexpected", "DL unexp"), ("dead_duplicated", "DL dup"),
            ("dead_missing", "DL miss"), ("reads_by_intake", "8.2 by intake"),
+           ("changes_by_intake", "changes by intake"), ("changes_kept", "applied, then routed"),
            ("strikes", "strikes"), ("seconds", "seconds")]
 
 

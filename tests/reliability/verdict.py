@@ -10,7 +10,7 @@ from tests.reliability.faults import FAULTS
 
 REQUESTS = int(os.environ.get("SMI_RELIABILITY_REQUESTS", "150"))
 SEED = int(os.environ.get("SMI_RELIABILITY_SEED", "60117"))
-SELECTED = os.environ.get("SMI_RELIABILITY_FAULTS", "kill,rebalance,broker,postgres,housekeeping,failover").split(",")
+SELECTED = os.environ.get("SMI_RELIABILITY_FAULTS", "kill,rebalance,broker,postgres,housekeeping,stall,failover").split(",")
 # Housekeeping takes its run requests through faust (at least once) and dead-letters an unusable
 # one with a plain send: a worker killed after that send and before faust commits the offset
 # dead-letters it again on restart. Only that, alone, is let through as an expected failure.
@@ -37,6 +37,9 @@ def assert_survived(counts: Counts, fault: str) -> None:
     assert (counts.dead_unexpected, counts.dead_missing) == (0, 0), detail
     assert not counts.exits, f"services that exited on their own: {counts.exits}"
     assert counts.reads_by_intake > 0, "no Read Inventory was answered by intake: its path went untried"
+    assert counts.changes_by_intake > 0, "no change was applied in intake's hop: its path went untried"
+    if FAULTS[fault]().expects_kept_changes:
+        assert counts.changes_kept > 0, "no change applied after intake gave up on the call: that path went untried"
     if counts.dead_duplicated and counts.dead_duplicated_by == ["housekeeping"] \
             and replace(counts, dead_duplicated=0).clean:
         pytest.xfail(KNOWN_DUPLICATE_DEAD_LETTER)

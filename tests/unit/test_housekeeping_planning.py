@@ -39,6 +39,8 @@ def test_entries_round_trip_and_events_parse():
     assert parse_event(5, event.replace(b'"status":"Pending"', b'"status":"Commissioned"')) == (key, None)
     refused = event.replace(b'"type":"DeviceAdded"', b'"type":"RemovalRefused"')
     assert parse_event(5, refused) is None  # a refusal changes no device, even one archived Pending
+    gone = refused.replace(b'"cause":"12.2"', b'"cause":"RemoveDevice","reason":"no longer in the SMI"')
+    assert parse_event(5, gone) == (key, None), "a device no longer in the SMI is tracked no more"
 
 
 def test_a_broken_event_is_refused_with_the_reason():
