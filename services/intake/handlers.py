@@ -261,8 +261,8 @@ async def _record(conn: asyncpg.Connection, taken: list[_Taken]) -> tuple[list[_
     for item in taken:
         first.setdefault(item.row.request_id, item)
     new = await store.insert_new(conn, [t.row for t in first.values()])
-    replays = [t for t in taken if t.row.request_id not in new or first[t.row.request_id] is not t]
-    return [t for t in taken if t not in replays], replays
+    firsts = [t for t in taken if t.row.request_id in new and first[t.row.request_id] is t]
+    return firsts, [t for t in taken if t.row.request_id not in new or first[t.row.request_id] is not t]
 
 
 async def _answer_replays(conn: asyncpg.Connection, replays: list[_Taken], outputs: list[list[Output]]) -> None:

@@ -34,8 +34,8 @@ class Applier:
     pool: asyncpg.Pool
 
     async def apply(self, body: bytes) -> list[list[Output]]:
-        """The requests of a call (`applying.decode_requests`), applied in order in one transaction: what each
-        produced, or nothing for a request the topic path handled."""
+        """The requests of a call (`applying.decode_requests`), applied in order in one
+        transaction: what each produced, or nothing for a request the topic path handled."""
         requests = applying.decode_requests(self.inventory.settings.topics.requests, body)
         records = [record for record, _ in requests]
         async with self.pool.acquire() as conn, conn.transaction():
