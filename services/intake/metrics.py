@@ -53,8 +53,13 @@ def rejected(variant: str, code: str) -> None:
 
 
 def read_routed(reason: str, count: int) -> None:
-    READS_ROUTED.labels(reason).inc(count)
+    _routed(READS_ROUTED, reason).inc(count)
 
 
 def change_routed(reason: str, count: int) -> None:
-    CHANGES_ROUTED.labels(reason).inc(count)
+    _routed(CHANGES_ROUTED, reason).inc(count)
+
+
+@lru_cache(maxsize=None)
+def _routed(counter: Counter, reason: str):
+    return counter.labels(reason)
