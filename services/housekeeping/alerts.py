@@ -32,21 +32,19 @@ class AlertRelay:
         self.publisher = kafka.TransactionalPublisher(settings, group_id)
         self.topic = settings.topics.device_events
         self._busy = asyncio.Lock()
+        self._rebalance = _FinishBatch(self._busy)
         self._stopping = asyncio.Event()
         self.readiness_part = f"alert relay {group_id} consuming"
         READINESS.expect(self.readiness_part)
 
     async def run(self) -> None:
         await self.publisher.start()
-        self.consumer.subscribe([self.topic], listener=_FinishBatch(self._busy))
+        self.consumer.subscribe([self.topic], listener=self._rebalance)
         await self.consumer.start()
         READINESS.mark(self.readiness_part)
         try:
             while not self._stopping.is_set():
-                batch = await self.consumer.getmany(timeout_ms=200, max_records=5_000)
-                if batch:
-                    async with self._busy:
-                        await self._process(batch)
+                await self._poll()
         finally:
             READINESS.clear(self.readiness_part)
             await self.consumer.stop()
@@ -54,6 +52,14 @@ class AlertRelay:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _poll(self) -> None:
+        batch = await self.consumer.getmany(timeout_ms=200, max_records=5_000)
+        revocations = self._rebalance.revocations
+        if batch:
+            async with self._busy:  # behind a revocation that waited for the batch before
+                if self._rebalance.revocations == revocations:
+                    await self._process(batch)
 
     async def _process(self, batch) -> None:
         records = [r for part in batch.values() for r in part]
@@ -72,12 +78,18 @@ class AlertRelay:
 
 
 class _FinishBatch(ConsumerRebalanceListener):
+    """Partitions are given up only after the batch being processed is committed. A batch
+    fetched before they were given up and not yet processed is then dropped: processed later, it
+    could alert for partitions another relay already reads from the committed offsets, and its
+    records are read again from there by whichever relay owns them now."""
+
     def __init__(self, busy: asyncio.Lock) -> None:
         self.busy = busy
+        self.revocations = 0
 
     async def on_partitions_revoked(self, revoked) -> None:
         async with self.busy:
-            pass
+            self.revocations += 1
 
     async def on_partitions_assigned(self, assigned) -> None:
         pass
