@@ -17,6 +17,7 @@ from aiokafka import ConsumerRebalanceListener
 from services.housekeeping.handlers import handle_removals
 from shared import kafka
 from shared.parties import PartyRegistry
+from shared.prefetch import Prefetch
 from shared.processor import TRANSIENT
 from shared.readiness import READINESS
 from shared.settings import Settings
@@ -29,10 +30,11 @@ class AlertRelay:
         self.pool, self.group_id = pool, group_id
         self.handle = partial(handle_removals, settings, PartyRegistry(pool, settings.party_cache_seconds))
         self.consumer = kafka.consumer(settings, group_id)
+        self.prefetch = Prefetch(self.consumer, 5_000)
         self.publisher = kafka.TransactionalPublisher(settings, group_id)
         self.topic = settings.topics.device_events
         self._busy = asyncio.Lock()
-        self._rebalance = _FinishBatch(self._busy)
+        self._rebalance = _FinishBatch(self._busy, self.prefetch)
         self._stopping = asyncio.Event()
         self.readiness_part = f"alert relay {group_id} consuming"
         READINESS.expect(self.readiness_part)
@@ -42,10 +44,12 @@ class AlertRelay:
         self.consumer.subscribe([self.topic], listener=self._rebalance)
         await self.consumer.start()
         READINESS.mark(self.readiness_part)
+        self.prefetch.start()
         try:
             while not self._stopping.is_set():
                 await self._poll()
         finally:
+            await self.prefetch.stop()
             READINESS.clear(self.readiness_part)
             await self.consumer.stop()
             await self.publisher.stop()
@@ -54,11 +58,10 @@ class AlertRelay:
         self._stopping.set()
 
     async def _poll(self) -> None:
-        batch = await self.consumer.getmany(timeout_ms=200, max_records=5_000)
-        revocations = self._rebalance.revocations
-        if batch:
-            async with self._busy:  # behind a revocation that waited for the batch before
-                if self._rebalance.revocations == revocations:
+        if await self.prefetch.arrival(0.2):
+            async with self._busy:  # taken under the lock a revocation drops them under
+                batch = self.prefetch.take()
+                if batch:
                     await self._process(batch)
 
     async def _process(self, batch) -> None:
@@ -78,18 +81,17 @@ class AlertRelay:
 
 
 class _FinishBatch(ConsumerRebalanceListener):
-    """Partitions are given up only after the batch being processed is committed. A batch
-    fetched before they were given up and not yet processed is then dropped: processed later, it
-    could alert for partitions another relay already reads from the committed offsets, and its
-    records are read again from there by whichever relay owns them now."""
+    """Partitions are given up only after the batch being processed is committed, and the
+    records fetched but not yet taken are dropped then: processed later, they could alert for
+    partitions another relay already reads from the committed offsets, and whichever relay owns
+    them now reads them again from there (as `shared/processor.py` does)."""
 
-    def __init__(self, busy: asyncio.Lock) -> None:
-        self.busy = busy
-        self.revocations = 0
+    def __init__(self, busy: asyncio.Lock, prefetch: Prefetch) -> None:
+        self.busy, self.prefetch = busy, prefetch
 
     async def on_partitions_revoked(self, revoked) -> None:
         async with self.busy:
-            self.revocations += 1
+            self.prefetch.drop()
 
     async def on_partitions_assigned(self, assigned) -> None:
         pass

@@ -1,47 +1,64 @@
-"""The N8 relay drops a batch fetched before its partitions were given up."""
+"""The N8 relay drops the records it fetched before its partitions were given up."""
 import asyncio
 
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from services.housekeeping.alerts import AlertRelay
+from services.housekeeping import alerts
 from shared.settings import Settings
 
 SETTINGS = Settings(kafka_bootstrap_servers="127.0.0.1:1")  # never connected to
 PARTITION = TopicPartition("smi.internal.device-events", 0)
 
 
-class _OneBatch:
+class _Consumer:
+    """Returns each record put on `fetches` as a fetch of its own."""
+
+    def __init__(self) -> None:
+        self.fetches: asyncio.Queue[int] = asyncio.Queue()
+
     async def getmany(self, timeout_ms: int, max_records: int):
-        record = ConsumerRecord(PARTITION.topic, PARTITION.partition, 7, 0, 0, None, b"{}", None, 0, 2, [])
-        return {PARTITION: [record]}
+        try:
+            offset = await asyncio.wait_for(self.fetches.get(), timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            return {}
+        return {PARTITION: [ConsumerRecord(PARTITION.topic, PARTITION.partition, offset, 0, 0,
+                                           None, b"{}", None, 0, 2, [])]}
 
 
-async def _relay() -> tuple[AlertRelay, list]:
-    relay, processed = AlertRelay(SETTINGS, pool=None, group_id="relay"), []
-    relay.consumer = _OneBatch()
+@pytest.fixture
+async def relay(monkeypatch):
+    consumer = _Consumer()
+    monkeypatch.setattr(alerts.kafka, "consumer", lambda settings, group_id: consumer)
+    relay = alerts.AlertRelay(SETTINGS, pool=None, group_id="relay")
+    relay.processed = []
 
     async def process(batch):
-        processed.append(batch)
+        relay.processed.append([r.offset for part in batch.values() for r in part])
     relay._process = process
-    return relay, processed
+    relay.prefetch.start()
+    yield relay
+    await relay.prefetch.stop()
 
 
-async def test_a_batch_fetched_is_processed():
-    relay, processed = await _relay()
+async def test_a_batch_fetched_is_processed(relay):
+    relay.consumer.fetches.put_nowait(7)
     await relay._poll()
-    assert len(processed) == 1
+    assert relay.processed == [[7]]
 
 
-async def test_a_batch_fetched_before_a_revocation_is_dropped():
-    relay, processed = await _relay()
+async def test_records_fetched_before_a_revocation_are_dropped(relay):
     await relay._busy.acquire()  # a batch is being processed when the rebalance begins
     revoking = asyncio.create_task(relay._rebalance.on_partitions_revoked([PARTITION]))
     await asyncio.sleep(0)  # the revocation now waits for that batch
-    polling = asyncio.create_task(relay._poll())  # and the next batch is fetched meanwhile
-    await asyncio.sleep(0)
+    relay.consumer.fetches.put_nowait(7)  # and the next records are fetched meanwhile
+    polling = asyncio.create_task(relay._poll())
+    while not relay.prefetch._held:
+        await asyncio.sleep(0)
     relay._busy.release()
     await asyncio.gather(revoking, polling)
-    assert processed == []
-    await relay._poll()  # fetched after the revocation: processed
-    assert len(processed) == 1
+    assert relay.processed == []
+    relay.consumer.fetches.put_nowait(7)  # fetched again after the revocation: processed
+    await relay._poll()
+    assert relay.processed == [[7]]
