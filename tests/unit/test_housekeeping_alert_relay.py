@@ -54,8 +54,7 @@ async def test_records_fetched_before_a_revocation_are_dropped(relay):
     await asyncio.sleep(0)  # the revocation now waits for that batch
     relay.consumer.fetches.put_nowait(7)  # and the next records are fetched meanwhile
     polling = asyncio.create_task(relay._poll())
-    while not relay.prefetch._held:
-        await asyncio.sleep(0)
+    assert await relay.prefetch.arrival(1.0)
     relay._busy.release()
     await asyncio.gather(revoking, polling)
     assert relay.processed == []
