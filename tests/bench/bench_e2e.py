@@ -11,19 +11,18 @@ same-run transactional ceiling the platform's p99 is judged against), and plain 
 without transactions (the floor)."""
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from shared.duis import codec
+from tests.bench.echo import offered_to_echo
 from tests.bench.openloop import LatencyBook, offer, percentile
 from tests.bench.plot import latency_png
 from tests.bench.workload import (Record, free_port, load_topic, read_arrivals, answered_by_intake,
                                   service_mix, smi_population, stop_processes, wait_idle)
-from tests.support import REPO_ROOT, drop_database, isolated_settings, service_env, start_process
+from tests.support import drop_database, isolated_settings, start_process
 
 RATE = 500
 TARGET_P99_MS = 100
@@ -77,8 +76,8 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
     book, ids, population, settled = run.book, run.ids, run.population, run.settled
     warmup, measured = ids[:run.warmup_n], ids[run.warmup_n:]
     latencies = book.latencies(measured)
-    echoes = {mode: (await _echo(bootstrap, database_url, mode, run.plan, run.logs)).latencies(measured)
-              for mode in ("transactional", "plain")}
+    echoes = {mode: (await offered_to_echo(bootstrap, database_url, mode, 2, run.plan, RATE, run.logs))
+              .latencies(measured) for mode in ("transactional", "plain")}
     missing, refused = len(book.unanswered(ids)), len(book.not_accepted(ids))
     start = book.due[ids[0]]
     latency_png(PLOT, _points(book, warmup, start), _points(book, measured, start), TARGET_P99_MS,
@@ -117,31 +116,6 @@ async def main(bootstrap: str, database_url: str, scale: float = 1.0) -> list[di
          "note": f"of {len(ids)} sent (warm-up included), 30 s after the last; answered but not I0: {refused}; "
                  f"answered twice: {book.duplicates}"},
     ]
-
-
-async def _echo(bootstrap: str, database_url: str, mode: str, plan, logs: Path) -> LatencyBook:
-    """The plan offered to a two-hop echo (`tests/bench/echo.py`) on topics of its own."""
-    settings = await isolated_settings(bootstrap, database_url)
-    topics = settings.topics
-    hops = [subprocess.Popen([sys.executable, "-m", "tests.bench.echo", mode, source, target, f"smi-echo-{name}"],
-                             cwd=REPO_ROOT, env=service_env(settings), stderr=subprocess.STDOUT,
-                             stdout=open(logs / f"echo-{mode}-{name}.log", "ab"))
-            for name, source, target in (("a", topics.requests, topics.inventory_commands),
-                                         ("b", topics.inventory_commands, topics.responses))]
-    try:
-        # Both hops have joined their groups once a first record makes it through.
-        probe = Record(b"probe", b'{"Header": {"RequestID": "probe"}}', "application/json", request_id="probe")
-        answered = await offer(bootstrap, topics.requests, [probe], 1, [topics.responses], 60, identify=_echoed)
-        if answered.unanswered(["probe"]):
-            raise RuntimeError(f"the {mode} echo passed nothing on within 60 s (logs in {logs})")
-        return await offer(bootstrap, topics.requests, plan, RATE, [topics.responses], 30, identify=_echoed)
-    finally:
-        stop_processes(hops)
-        await drop_database(settings, database_url)
-
-
-def _echoed(record) -> tuple[str, str | None]:
-    return codec.guess_request_id(record.value), "I0"
 
 
 def _points(book: LatencyBook, ids: list[str], start: float) -> list[tuple[float, float]]:

@@ -1,5 +1,6 @@
-"""The end-to-end bench's same-run ceiling and floor: two hops that pass each request on unchanged,
-request topic -> hop A -> middle topic -> hop B -> response topic, as separate processes.
+"""The latency benches' same-run ceiling and floor: hops that pass each request on unchanged, as
+separate processes: request topic -> hop A -> middle topic -> hop B -> response topic for the
+end-to-end bench, request topic -> hop A -> command topic for intake's.
 
 `transactional`: each hop is the platform's own kernel (`shared.processor.Processor`: the same
 consumer and producer settings, batching, pipelining and Kafka transaction of records and offsets)
@@ -10,14 +11,20 @@ commits offsets plainly once the batch is acknowledged, with no transaction: the
 """
 import asyncio
 import contextlib
+import subprocess
 import sys
 from functools import partial
+from pathlib import Path
 
 from shared import kafka
+from shared.duis import codec
 from shared.kafka import Output
 from shared.processor import Processor
 from shared.service import run_processors
 from shared.settings import Settings
+from tests.bench.openloop import LatencyBook, offer
+from tests.bench.workload import Record, stop_processes
+from tests.support import REPO_ROOT, drop_database, isolated_settings, service_env
 
 
 class NoDatabase:
@@ -70,6 +77,34 @@ async def plain(settings: Settings, source: str, target: str, group: str, stop: 
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+async def offered_to_echo(bootstrap: str, database_url: str, mode: str, hops: int, plan: list[Record],
+                          rate: float, logs: Path) -> LatencyBook:
+    """The plan offered at `rate` to an echo of one or two hops, on topics of its own."""
+    settings = await isolated_settings(bootstrap, database_url)
+    topics = settings.topics
+    chain = (("a", topics.requests, topics.inventory_commands),
+             ("b", topics.inventory_commands, topics.responses))[:hops]
+    answers = [chain[-1][2]]
+    processes = [subprocess.Popen([sys.executable, "-m", "tests.bench.echo", mode, source, target, f"smi-echo-{name}"],
+                                  cwd=REPO_ROOT, env=service_env(settings), stderr=subprocess.STDOUT,
+                                  stdout=open(logs / f"echo-{mode}-{hops}-{name}.log", "ab"))
+                 for name, source, target in chain]
+    try:
+        # Every hop has joined its group once a first record makes it through.
+        probe = Record(b"probe", b'{"Header": {"RequestID": "probe"}}', "application/json", request_id="probe")
+        answered = await offer(bootstrap, topics.requests, [probe], 1, answers, 60, identify=_echoed)
+        if answered.unanswered(["probe"]):
+            raise RuntimeError(f"the {mode} echo passed nothing on within 60 s (logs in {logs})")
+        return await offer(bootstrap, topics.requests, plan, rate, answers, 30, identify=_echoed)
+    finally:
+        stop_processes(processes)
+        await drop_database(settings, database_url)
+
+
+def _echoed(record) -> tuple[str, str | None]:
+    return codec.guess_request_id(record.value), "I0"
 
 
 async def _main(mode: str, source: str, target: str, group: str) -> None:
