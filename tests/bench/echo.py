@@ -5,7 +5,8 @@ end-to-end bench, request topic -> hop A -> command topic for intake's.
 `transactional`: each hop is the platform's own kernel (`shared.processor.Processor`: the same
 consumer and producer settings, batching, pipelining and Kafka transaction of records and offsets)
 with the database taken out. `plain`: each hop consumes, produces with an idempotent producer and
-commits offsets plainly once the batch is acknowledged, with no transaction: the floor.
+commits offsets plainly once the batch is acknowledged, with no transaction: a floor for the p99
+(it reads again only after each commit, so its p50 can be above the kernel's).
 
     python -m tests.bench.echo transactional|plain SOURCE TARGET GROUP   (settings from SMI_*)
 """
